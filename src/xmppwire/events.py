@@ -1,0 +1,188 @@
+"""What the stream parser reports: small immutable values, shared by both implementations.
+
+Don't subclass these; match on the exact type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from . import _rawxml
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
+__all__ = [
+    "STREAMS_NS",
+    "XML_NS",
+    "ElementReceived",
+    "ParserEvent",
+    "StreamClosed",
+    "StreamHeader",
+    "StreamOpened",
+    "TextReceived",
+    "WhitespaceReceived",
+]
+
+STREAMS_NS = "http://etherx.jabber.org/streams"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamHeader:
+    """The ``<stream:stream>`` start tag of a stream (RFC 6120 §4.7), as received.
+
+    The parser checks only what XML and the stream namespace decide: the root is
+    ``stream`` in ``http://etherx.jabber.org/streams`` and ``version``, when
+    present, is ``major.minor``. Whether ``to`` is served, whether the version
+    or the content namespace is acceptable, is the session's call.
+    """
+
+    to: str | None = None
+    from_: str | None = None
+    id: str | None = None
+    #: ``(major, minor)``; ``None`` when the header has no ``version``.
+    version: tuple[int, int] | None = None
+    #: ``xml:lang``.
+    lang: str | None = None
+    #: The default namespace declared on the header (``jabber:client``,
+    #: ``jabber:server``...), ``None`` when it declares none.
+    content_namespace: str | None = None
+    #: The prefix of the root element's name: ``"stream"`` for
+    #: ``<stream:stream>``, ``None`` for an unprefixed root.
+    stream_prefix: str | None = "stream"
+    #: Every namespace declaration on the header, in document order:
+    #: ``(prefix, uri)`` with ``None`` as the prefix of the default namespace.
+    namespaces: tuple[tuple[str | None, str], ...] = ()
+    #: Every other attribute in document order, names in ElementTree's
+    #: ``{uri}local`` form when prefixed, values decoded and normalized.
+    attributes: tuple[tuple[str, str], ...] = ()
+    #: The exact bytes of the start tag, ``<`` to ``>``.
+    raw: bytes = b""
+
+    @property
+    def attrs(self) -> dict[str, str]:
+        return dict(self.attributes)
+
+    @property
+    def nsmap(self) -> dict[str | None, str]:
+        """The declarations in scope for the stream's content."""
+        return dict(self.namespaces)
+
+
+class ParserEvent:
+    """Base of the parser's events."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamOpened(ParserEvent):
+    """The peer's stream header arrived."""
+
+    header: StreamHeader
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ElementReceived(ParserEvent):
+    """A complete top-level element: a stanza (message, presence, iq) or a nonza.
+
+    ``raw`` is exactly what was received, from its ``<`` to its final ``>``; the
+    tree is built only when asked for, by :meth:`element`.
+    """
+
+    #: The element's namespace, resolved against its own declarations and the
+    #: header's (``"jabber:client"`` for a ``<message>`` on a c2s stream);
+    #: ``""`` when it is in no namespace.
+    namespace: str
+    #: The local name, without prefix.
+    name: str
+    raw: bytes
+    #: The header of the stream the element came in, whose declarations are in
+    #: scope for it.
+    header: StreamHeader
+    _attrs: dict[str, str] | None = field(default=None, repr=False, compare=False, hash=False)
+
+    @property
+    def tag(self) -> str:
+        """ElementTree's name for the element: ``{namespace}name``."""
+        return f"{{{self.namespace}}}{self.name}" if self.namespace else self.name
+
+    @property
+    def attrs(self) -> dict[str, str]:
+        """The element's own attributes (not namespace declarations), decoded.
+
+        Names are ElementTree's: ``to``, ``id``, ``{http://www.w3.org/XML/1998/namespace}lang``.
+        The returned dict is shared between calls: don't change it.
+        """
+        attrs = self._attrs
+        if attrs is None:
+            attrs = _rawxml.start_tag_attributes(self.raw, self.header.namespaces)
+            object.__setattr__(self, "_attrs", attrs)
+        return attrs
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """One attribute of the element, as in ``ElementTree.Element.get``."""
+        return self.attrs.get(name, default)
+
+    @property
+    def to(self) -> str | None:
+        return self.attrs.get("to")
+
+    @property
+    def from_(self) -> str | None:
+        return self.attrs.get("from")
+
+    @property
+    def id(self) -> str | None:
+        return self.attrs.get("id")
+
+    @property
+    def type(self) -> str | None:
+        return self.attrs.get("type")
+
+    @property
+    def lang(self) -> str | None:
+        return self.attrs.get(f"{{{XML_NS}}}lang")
+
+    def element(self) -> ET.Element:
+        """Parse ``raw`` into an ``xml.etree.ElementTree.Element`` (through expat).
+
+        Namespaces inherited from the stream header are resolved, so a
+        ``<message>`` on a c2s stream becomes ``{jabber:client}message``.
+        Each call builds a new tree.
+        """
+        return _rawxml.build_element(self.raw, self.header.namespaces)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WhitespaceReceived(ParserEvent):
+    """Whitespace between top-level elements: usually a keepalive.
+
+    Reported as soon as it arrives, so one run of whitespace may come as
+    several events, split where the input was.
+    """
+
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TextReceived(ParserEvent):
+    """Character data other than whitespace between top-level elements.
+
+    XML allows it; XMPP gives it no meaning. It runs from its first
+    non-whitespace byte up to the next ``<``, exactly as received.
+    """
+
+    raw: bytes
+
+    @property
+    def text(self) -> str:
+        """The character data with references and CDATA decoded, line ends normalized."""
+        return _rawxml.decode_text(self.raw)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamClosed(ParserEvent):
+    """The peer's ``</stream:stream>`` arrived."""
