@@ -58,5 +58,5 @@ def impl(request: pytest.FixtureRequest) -> _impl.Implementation:
 
 
 @pytest.fixture
-def StreamParser(impl: _impl.Implementation) -> type:  # noqa: N802 - a class, named as one
+def StreamParser(impl: _impl.Implementation) -> type:
     return impl.tokenizer.StreamParser

@@ -8,6 +8,7 @@ value) or an interpreter other than CPython forces pure Python.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -42,10 +43,8 @@ def _load(name: Literal["cython", "python"]) -> Implementation:
 def implementations() -> dict[str, Implementation]:
     """Every implementation importable here, keyed by name: for tests and benchmarks."""
     found = {"python": _load("python")}
-    try:
+    with contextlib.suppress(ImportError):
         found["cython"] = _load("cython")
-    except ImportError:
-        pass
     return found
 
 

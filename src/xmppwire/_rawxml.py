@@ -13,7 +13,9 @@ from html import escape
 
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 
-_ATTRIBUTE = re.compile(r"""[ \t\r\n]+([^ \t\r\n=/>]+)[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)')""")
+_ATTRIBUTE = re.compile(
+    r"""[ \t\r\n]+([^ \t\r\n=/>]+)[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)')"""
+)
 _NAME_END = re.compile(r"[ \t\r\n/>]")
 _REFERENCE = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|lt|gt|amp|apos|quot);")
 _ATTR_WHITESPACE = re.compile(r"\r\n|[\t\r\n]")
@@ -33,7 +35,7 @@ def decode_references(text: str) -> str:
 
 
 def attribute_value(raw_value: str) -> str:
-    """An attribute value as XML 1.0 §3.3.3 defines it: whitespace normalized, references decoded."""
+    """An attribute value per XML 1.0 §3.3.3: whitespace normalized, references decoded."""
     return decode_references(_ATTR_WHITESPACE.sub(" ", raw_value))
 
 
