@@ -1,29 +1,792 @@
-"""Pure-Python twin of the stream tokenizer (see docs/stream-parser.md)."""
+"""Pure-Python twin of the stream tokenizer; docs/stream-parser.md is its contract.
+
+Two paths share one state machine. The exact path cuts the buffer into the
+contract's tokens and judges each one completely, in stream order; it resumes
+an incomplete token where its scan stopped, so byte-at-a-time input stays
+linear. The fast path matches whole, common top-level elements with one
+regular expression and checks encoding, characters and references over a whole
+run of them at once; whenever it is not sure, it leaves the bytes to the exact
+path, which then finds the same events or the first error exactly.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
-from .events import ParserEvent, StreamHeader
+from . import _xmlchars as xc
+from ._rawxml import attribute_value
+from .errors import LocalProtocolError, RemoteProtocolError
+from .events import (
+    STREAMS_NS,
+    ElementReceived,
+    ParserEvent,
+    StreamClosed,
+    StreamHeader,
+    StreamOpened,
+    TextReceived,
+    WhitespaceReceived,
+)
 from .limits import DEFAULT_LIMITS, Limits
+
+__all__ = ["StreamParser"]
+
+_PROLOG, _ROOT, _ELEMENT, _CLOSED = range(4)
+
+_WS = frozenset(b" \t\r\n")
+_WS_RUN = re.compile(rb"[ \t\r\n]*")
+_QUOTE_OR_GT = re.compile(rb"[>'\"]")
+_PI_RUN = re.compile(rb"[A-Za-z0-9_:.\-\x80-\xff]*")
+_OPENERS = (b"<!--", b"<!DOCTYPE", b"<![CDATA[")
+_XMLDECL_VERSION = re.compile(r"<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(['\"])")
+_XMLDECL_ENCODING = re.compile(r"[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(['\"])")
+_XMLDECL_STANDALONE = re.compile(r"[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(['\"])")
+_XMLDECL_END = re.compile(r"[ \t\r\n]*\?>")
+_ENCNAME = re.compile(r"[A-Za-z][A-Za-z0-9._\-]*")
+_VERSION = re.compile(r"([0-9]+)\.([0-9]+)")
+
+_NWF = "not-well-formed"
+_POLICY = "policy-violation"
+
+
+class _Fail(Exception):
+    """A stream error found while parsing; turned into RemoteProtocolError by feed()."""
+
+    def __init__(self, condition: str, message: str, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.condition = condition
+        self.message = message
+        self.offset = offset
+
+
+def _blen(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
+def _cannot_begin_utf8(byte: int) -> bool:
+    return 0x80 <= byte <= 0xC1 or byte >= 0xF5
+
+
+def _judge_start_tag(tag: str, limits: Limits) -> tuple[str, list[tuple[str, str]], bool]:
+    """Syntax and per-tag limits of a whole start tag, left to right.
+
+    Returns the name, the attributes as written ``(name, raw value)`` and
+    whether the tag is empty. Every error is reported at the tag's ``<``.
+    """
+    match = xc.NAME_RUN.match(tag, 1)
+    name = match.group()
+    if xc.QNAME.fullmatch(name) is None:
+        raise _Fail(_NWF, f"bad element name {name!r}" if name else "'<' not followed by a name")
+    if _blen(name) > limits.max_name_bytes:
+        raise _Fail(_POLICY, "element name longer than max_name_bytes")
+    attrs: list[tuple[str, str]] = []
+    j = match.end()
+    last = len(tag) - 1
+    while True:
+        k = xc.WHITESPACE.match(tag, j).end()
+        char = tag[k]
+        if char == ">":
+            return name, attrs, False
+        if char == "/":
+            if k + 1 == last:
+                return name, attrs, True
+            raise _Fail(_NWF, "'/' not followed by '>' in a start tag")
+        if k == j:
+            raise _Fail(_NWF, f"unexpected {char!r} in the start tag of {name!r}")
+        match = xc.NAME_RUN.match(tag, k)
+        attr = match.group()
+        if xc.QNAME.fullmatch(attr) is None:
+            raise _Fail(_NWF, f"bad attribute name {attr!r}" if attr else "bad attribute")
+        if _blen(attr) > limits.max_name_bytes:
+            raise _Fail(_POLICY, "attribute name longer than max_name_bytes")
+        for seen, _ in attrs:
+            if seen == attr:
+                raise _Fail(_NWF, f"duplicate attribute {attr!r}")
+        if len(attrs) == limits.max_attributes:
+            raise _Fail(_POLICY, "more attributes than max_attributes")
+        j = xc.WHITESPACE.match(tag, match.end()).end()
+        if tag[j] != "=":
+            raise _Fail(_NWF, f"attribute {attr!r} without '='")
+        j = xc.WHITESPACE.match(tag, j + 1).end()
+        quote = tag[j]
+        if quote != '"' and quote != "'":
+            raise _Fail(_NWF, f"unquoted value of attribute {attr!r}")
+        end = tag.find(quote, j + 1)
+        value = tag[j + 1 : end]
+        for special in xc.VALUE_SPECIAL.finditer(value):
+            char = special.group()
+            if char == "&":
+                problem = xc.reference_error(value, special.start())
+                if problem is not None:
+                    raise _Fail(problem[0], f"{problem[1]} in attribute {attr!r}")
+            elif char == "<":
+                raise _Fail(_NWF, f"'<' in the value of attribute {attr!r}")
+            else:
+                raise _Fail(_NWF, f"illegal character {ord(char):#x} in attribute {attr!r}")
+        if _blen(value) > limits.max_attribute_value_bytes:
+            raise _Fail(_POLICY, "attribute value longer than max_attribute_value_bytes")
+        attrs.append((attr, value))
+        j = end + 1
+
+
+def _judge_end_tag(tag: str) -> str:
+    match = xc.NAME_RUN.match(tag, 2)
+    name = match.group()
+    if xc.QNAME.fullmatch(name) is None:
+        raise _Fail(_NWF, "bad end tag")
+    if xc.WHITESPACE.match(tag, match.end()).end() != len(tag) - 1:
+        raise _Fail(_NWF, f"unexpected characters in the end tag of {name!r}")
+    return name
+
+
+def _declarations(attrs: list[tuple[str, str]]) -> dict[str | None, str] | None:
+    """The namespace declarations among a start tag's attributes, checked, in order."""
+    own: dict[str | None, str] | None = None
+    for attr, raw_value in attrs:
+        if attr == "xmlns":
+            prefix = None
+        elif attr.startswith("xmlns:"):
+            prefix = attr[6:]
+        else:
+            continue
+        uri = attribute_value(raw_value)
+        if prefix == "xmlns":
+            raise _Fail(_NWF, "the prefix 'xmlns' cannot be declared")
+        if prefix is not None and not uri:
+            raise _Fail(_NWF, f"the prefix {prefix!r} is declared empty")
+        if prefix == "xml":
+            if uri != xc.XML_NS:
+                raise _Fail(_NWF, "the prefix 'xml' bound to another namespace")
+        elif uri == xc.XML_NS:
+            raise _Fail(_NWF, "the XML namespace bound to a prefix other than 'xml'")
+        if uri == xc.XMLNS_NS:
+            raise _Fail(_NWF, "the xmlns namespace cannot be declared")
+        if own is None:
+            own = {}
+        own[prefix] = uri
+    return own
 
 
 class StreamParser:
+    """Splits one direction of an XMPP stream into events; see docs/stream-parser.md."""
+
     def __init__(
         self, *, limits: Limits = DEFAULT_LIMITS, pause_after: Iterable[tuple[str, str]] = ()
     ) -> None:
-        raise NotImplementedError
+        if not isinstance(limits, Limits):
+            raise TypeError(f"limits must be a Limits, not {type(limits).__name__}")
+        self._limits = limits
+        self._pause_after: frozenset[tuple[str, str]] = frozenset()
+        self.pause_after = pause_after  # type: ignore[assignment]
+        self._fast = True
+        self._clear()
+
+    # -- public API -------------------------------------------------------------------------
+
+    @property
+    def limits(self) -> Limits:
+        return self._limits
+
+    @property
+    def pause_after(self) -> frozenset[tuple[str, str]]:
+        return self._pause_after
+
+    @pause_after.setter
+    def pause_after(self, names: Iterable[tuple[str, str]]) -> None:
+        pairs = frozenset(names)
+        for pair in pairs:
+            if (
+                not isinstance(pair, tuple)
+                or len(pair) != 2
+                or not isinstance(pair[0], str)
+                or not isinstance(pair[1], str)
+            ):
+                raise TypeError(f"pause_after holds (namespace, name) pairs of str, not {pair!r}")
+        self._pause_after = pairs
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def offset(self) -> int:
+        return self._received
+
+    @property
+    def header(self) -> StreamHeader | None:
+        return self._header
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[ParserEvent]:
-        raise NotImplementedError
+        """Parse more of the stream; an empty ``data`` means end of input."""
+        if self._error is not None:
+            raise self._error
+        if isinstance(data, memoryview):
+            size = data.nbytes
+        elif isinstance(data, (bytes, bytearray)):
+            size = len(data)
+        else:
+            raise TypeError(
+                f"feed() takes bytes, bytearray or memoryview, not {type(data).__name__}"
+            )
+        if self._paused:
+            raise LocalProtocolError("the parser is paused: take_unparsed(), then reset()")
+        events: list[ParserEvent] = []
+        try:
+            if not size:
+                self._end_of_input()
+                return events
+            buf = self._buf
+            buf += data
+            self._received += size
+            self._parse(buf, events)
+        except _Fail as fail:
+            error = RemoteProtocolError(
+                fail.message, condition=fail.condition, offset=fail.offset, events=events
+            )
+            self._error = error
+            raise error from None
+        done = self._pos
+        if done:
+            del buf[:done]
+            self._base += done
+            self._pos = 0
+            self._tok -= done
+            self._scan -= done
+        return events
 
     def close(self) -> list[ParserEvent]:
-        raise NotImplementedError
+        """End of input: ``[]`` at a stream boundary, else ``RemoteProtocolError``."""
+        return self.feed(b"")
 
     def reset(self) -> None:
-        raise NotImplementedError
+        """Begin a new stream; limits and pause_after are kept."""
+        self._clear()
 
     def take_unparsed(self) -> bytes:
-        raise NotImplementedError
+        """The bytes after the element that paused the parser; they are then forgotten."""
+        rest = self._unparsed
+        self._unparsed = b""
+        return rest
 
-    header: StreamHeader | None
+    # -- state ------------------------------------------------------------------------------
+
+    def _clear(self) -> None:
+        self._buf = bytearray()
+        self._base = 0  # stream offset of _buf[0]
+        self._pos = 0  # start of what is still held: a token, or the open top-level element
+        self._tok = 0  # in an element: start of the next token to judge
+        self._scan = 0  # how far the incomplete token at _tok (or _pos) was scanned
+        self._quote = 0  # the open quote of an incomplete start tag, or the PI phase
+        self._state = _PROLOG
+        self._prolog_content = False  # anything but whitespace before the header
+        self._received = 0
+        self._header: StreamHeader | None = None
+        self._header_scope: dict[str | None, str] = {}
+        self._root_name = ""
+        self._stack: list[str] = []
+        self._scopes: list[dict[str | None, str] | None] = []
+        self._top_ns = ""
+        self._top_name = ""
+        self._error: RemoteProtocolError | None = None
+        self._paused = False
+        self._unparsed = b""
+
+    def _end_of_input(self) -> None:
+        if self._state == _CLOSED or (self._state == _PROLOG and not self._prolog_content):
+            return
+        raise _Fail(_NWF, "end of input inside the stream", self._received)
+
+    # -- token helpers ----------------------------------------------------------------------
+
+    def _decode(self, buf: bytearray, start: int, end: int) -> str:
+        try:
+            return buf[start:end].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _Fail(
+                "unsupported-encoding", "bytes that are not UTF-8", self._base + start + exc.start
+            ) from None
+
+    def _extent(self, buf: bytearray, i: int, n: int) -> tuple[str, int]:
+        """Kind and end of the markup token at ``buf[i] == b"<"``; end -1 while incomplete."""
+        if i + 1 >= n:
+            return "", -1
+        second = buf[i + 1]
+        scan = self._scan
+        if second == 0x2F:  # </
+            k = buf.find(b">", max(i + 2, scan))
+            if k < 0:
+                self._scan = n
+                return "end", -1
+            return self._done("end", k + 1)
+        if second == 0x3F:  # <?
+            if self._quote == 0:
+                run = _PI_RUN.match(buf, max(i + 2, scan)).end()
+                if run >= n:
+                    self._scan = n
+                    return "pi", -1
+                if not (self._base + i == 0 and buf[run] in _WS and buf[i + 2 : run] == b"xml"):
+                    return self._done("pi", run + 1)
+                self._quote = 1
+                scan = run
+            k = buf.find(b"?>", max(i + 6, scan - 1))
+            if k < 0:
+                self._scan = n
+                return "decl", -1
+            return self._done("decl", k + 2)
+        if second == 0x21:  # <!
+            head = bytes(buf[i : i + 9])
+            for opener in _OPENERS:
+                if head.startswith(opener):
+                    break
+            else:
+                if any(opener.startswith(head) for opener in _OPENERS):
+                    return "", -1
+                k = 2
+                while any(opener.startswith(head[: k + 1]) for opener in _OPENERS):
+                    k += 1
+                return self._done("bad!", i + k + 1)
+            if opener != b"<![CDATA[":
+                return self._done("comment" if opener == b"<!--" else "doctype", i + len(opener))
+            k = buf.find(b"]]>", max(i + 9, scan - 2))
+            if k < 0:
+                self._scan = n
+                return "cdata", -1
+            return self._done("cdata", k + 3)
+        # A start tag: the first '>' outside a quoted value.
+        pos = max(i + 1, scan)
+        quote = self._quote
+        while True:
+            if quote:
+                k = buf.find(b"'" if quote == 0x27 else b'"', pos)
+                if k < 0:
+                    self._scan = n
+                    self._quote = quote
+                    return "start", -1
+                pos = k + 1
+                quote = 0
+            else:
+                match = _QUOTE_OR_GT.search(buf, pos)
+                if match is None:
+                    self._scan = n
+                    self._quote = 0
+                    return "start", -1
+                k = match.start()
+                if buf[k] == 0x3E:
+                    return self._done("start", k + 1)
+                quote = buf[k]
+                pos = k + 1
+
+    def _done(self, kind: str, end: int) -> tuple[str, int]:
+        self._scan = 0
+        self._quote = 0
+        return kind, end
+
+    def _judge_text(self, buf: bytearray, start: int, end: int) -> None:
+        text = self._decode(buf, start, end)
+        search = xc.TEXT_SPECIAL.search
+        special = search(text)
+        while special is not None:
+            at = special.start()
+            char = special.group()
+            if char == "&":
+                problem = xc.reference_error(text, at)
+                if problem is None:
+                    special = search(text, at + 1)
+                    continue
+                condition, message = problem
+            elif char == "]]>":
+                condition, message = _NWF, "']]>' in character data"
+            else:
+                condition, message = _NWF, f"illegal character {ord(char):#x}"
+            raise _Fail(condition, message, self._base + start + _blen(text[:at]))
+
+    def _judge_cdata(self, buf: bytearray, start: int, end: int) -> None:
+        text = self._decode(buf, start, end)
+        bad = xc.ILLEGAL_CHAR.search(text, 9, len(text) - 3)
+        if bad is not None:
+            at = bad.start()
+            raise _Fail(
+                _NWF,
+                f"illegal character {ord(bad.group()):#x} in CDATA",
+                self._base + start + _blen(text[:at]),
+            )
+
+    def _judge_other(self, kind: str, buf: bytearray, start: int, end: int) -> None:
+        """Judge a ``<?``/``<!``/end-tag token that is an error where it stands; always raises."""
+        offset = self._base + start
+        text = self._decode(buf, start, end)
+        if kind == "pi":
+            target = text[2:-1]
+            if xc.NAME.fullmatch(target) is None:
+                raise _Fail(_NWF, "'<?' not followed by a name", offset)
+            if target == "xml":
+                raise _Fail(_NWF, "an XML declaration not at the start of the stream", offset)
+            raise _Fail("restricted-xml", "processing instruction", offset)
+        if kind == "comment":
+            raise _Fail("restricted-xml", "comment", offset)
+        if kind == "doctype":
+            raise _Fail("restricted-xml", "document type declaration", offset)
+        if kind == "cdata":
+            raise _Fail(_NWF, "CDATA section outside the root element", offset)
+        if kind == "end":
+            _judge_end_tag(text)
+            raise _Fail(_NWF, "end tag outside the root element", offset)
+        raise _Fail(_NWF, "'<!' that begins no comment, CDATA section or DOCTYPE", offset)
+
+    def _judge_decl(self, text: str) -> None:
+        match = _XMLDECL_VERSION.match(text)
+        if match is None:
+            raise _Fail(_NWF, "bad XML declaration", 0)
+        end = text.find(match.group(1), match.end())
+        if end < 0:
+            raise _Fail(_NWF, "bad XML declaration", 0)
+        if text[match.end() : end] != "1.0":
+            raise _Fail(_NWF, "XML version other than 1.0", 0)
+        j = end + 1
+        match = _XMLDECL_ENCODING.match(text, j)
+        if match is not None:
+            end = text.find(match.group(1), match.end())
+            if end < 0 or _ENCNAME.fullmatch(text, match.end(), end) is None:
+                raise _Fail(_NWF, "bad encoding name in the XML declaration", 0)
+            if text[match.end() : end].lower() != "utf-8":
+                raise _Fail("unsupported-encoding", "encoding other than UTF-8", 0)
+            j = end + 1
+        match = _XMLDECL_STANDALONE.match(text, j)
+        if match is not None:
+            end = text.find(match.group(1), match.end())
+            if end < 0 or text[match.end() : end] not in ("yes", "no"):
+                raise _Fail(_NWF, "bad standalone in the XML declaration", 0)
+            j = end + 1
+        if _XMLDECL_END.fullmatch(text, j) is None:
+            raise _Fail(_NWF, "bad XML declaration", 0)
+
+    def _resolve(self, prefix: str, own: dict[str | None, str] | None) -> str:
+        if prefix == "xml":
+            return xc.XML_NS
+        if own is not None and prefix in own:
+            return own[prefix]
+        for scope in reversed(self._scopes):
+            if scope is not None and prefix in scope:
+                return scope[prefix]
+        uri = self._header_scope.get(prefix) if self._state != _PROLOG else None
+        if uri is None:
+            raise _Fail(_NWF, f"undeclared prefix {prefix!r}")
+        return uri
+
+    def _default_ns(self, own: dict[str | None, str] | None) -> str:
+        if own is not None and None in own:
+            return own[None]
+        for scope in reversed(self._scopes):
+            if scope is not None and None in scope:
+                return scope[None]
+        if self._state == _PROLOG:
+            return ""
+        return self._header_scope.get(None, "")
+
+    def _namespaces(
+        self, name: str, attrs: list[tuple[str, str]]
+    ) -> tuple[dict[str | None, str] | None, str, str]:
+        """Check a start tag's namespaces; its declarations, namespace and local name."""
+        own = _declarations(attrs) if attrs else None
+        prefix, colon, local = name.rpartition(":")
+        if colon:
+            if prefix == "xmlns":
+                raise _Fail(_NWF, "an element with the prefix 'xmlns'")
+            ns = self._resolve(prefix, own)
+        else:
+            ns = self._default_ns(own)
+        keys = None
+        for attr, _ in attrs:
+            attr_prefix, colon, attr_local = attr.rpartition(":")
+            if colon and attr_prefix != "xmlns":
+                uri = self._resolve(attr_prefix, own)
+                if keys is None:
+                    keys = {(None, a) for a, _ in attrs if ":" not in a and a != "xmlns"}
+                key = (uri, attr_local)
+                if key in keys:
+                    raise _Fail(_NWF, f"duplicate attribute {{{uri}}}{attr_local}")
+                keys.add(key)
+        return own, ns, local
+
+    # -- the exact path ---------------------------------------------------------------------
+
+    def _parse(self, buf: bytearray, events: list[ParserEvent]) -> None:
+        n = len(buf)
+        while not self._paused:
+            state = self._state
+            if state == _ELEMENT:
+                if not self._element(buf, n, events):
+                    return
+            elif state == _ROOT:
+                if self._fast and not self._fast_path(buf, n, events):
+                    continue
+                if not self._root(buf, n, events):
+                    return
+            elif state == _PROLOG:
+                if not self._prolog(buf, n, events):
+                    return
+            else:
+                self._closed(buf, n)
+                return
+
+    def _prolog(self, buf: bytearray, n: int, events: list[ParserEvent]) -> bool:
+        i = self._pos
+        base = self._base
+        max_header = self._limits.max_header_bytes
+        over = max_header - base  # the first index beyond the header limit
+        while i < n:
+            if i >= over:
+                raise _Fail(_POLICY, "stream header longer than max_header_bytes", max_header)
+            byte = buf[i]
+            if byte in _WS:
+                i = _WS_RUN.match(buf, i).end()
+                self._pos = i
+                continue
+            self._prolog_content = True
+            if byte != 0x3C:
+                if _cannot_begin_utf8(byte):
+                    raise _Fail("unsupported-encoding", "a byte that is not UTF-8", base + i)
+                raise _Fail(_NWF, "content before the stream header", base + i)
+            kind, end = self._extent(buf, i, n)
+            if end < 0:
+                if n > over:
+                    raise _Fail(_POLICY, "stream header longer than max_header_bytes", max_header)
+                return False
+            if end > over:
+                raise _Fail(_POLICY, "stream header longer than max_header_bytes", max_header)
+            if kind == "decl":
+                self._judge_decl(self._decode(buf, i, end))
+            elif kind == "start":
+                self._open_stream(buf, i, end, events)
+                self._pos = end
+                return True
+            else:
+                self._judge_other(kind, buf, i, end)
+            i = end
+            self._pos = i
+        return False
+
+    def _open_stream(self, buf: bytearray, start: int, end: int, events: list[ParserEvent]) -> None:
+        offset = self._base + start
+        text = self._decode(buf, start, end)
+        try:
+            name, attrs, empty = _judge_start_tag(text, self._limits)
+            own, ns, local = self._namespaces(name, attrs)
+        except _Fail as fail:
+            fail.offset = offset
+            raise
+        if local != "stream" or ns != STREAMS_NS:
+            raise _Fail("invalid-namespace", f"the root is {{{ns}}}{local}, not a stream", offset)
+        namespaces = tuple(own.items()) if own else ()
+        attributes = []
+        version = None
+        for attr, raw_value in attrs:
+            if attr == "xmlns" or attr.startswith("xmlns:"):
+                continue
+            prefix, colon, attr_local = attr.rpartition(":")
+            if colon:
+                uri = xc.XML_NS if prefix == "xml" else own[prefix]  # type: ignore[index]
+                key = f"{{{uri}}}{attr_local}"
+            else:
+                key = attr
+            attributes.append((key, attribute_value(raw_value)))
+        found = dict(attributes)
+        if "version" in found:
+            match = _VERSION.fullmatch(found["version"])
+            if match is None or any(len(part.lstrip("0")) > 9 for part in match.groups()):
+                raise _Fail(
+                    "unsupported-version", f"bad stream version {found['version']!r}", offset
+                )
+            version = (int(match.group(1)), int(match.group(2)))
+        prefix = name.rpartition(":")[0] or None
+        header = StreamHeader(
+            to=found.get("to"),
+            from_=found.get("from"),
+            id=found.get("id"),
+            version=version,
+            lang=found.get(f"{{{xc.XML_NS}}}lang"),
+            content_namespace=own.get(None) if own else None,
+            stream_prefix=prefix,
+            namespaces=namespaces,
+            attributes=tuple(attributes),
+            raw=bytes(buf[start:end]),
+        )
+        self._header = header
+        self._header_scope = dict(own) if own else {}
+        self._root_name = name
+        events.append(StreamOpened(header=header))
+        if empty:
+            events.append(StreamClosed())
+            self._state = _CLOSED
+        else:
+            self._state = _ROOT
+
+    def _root(self, buf: bytearray, n: int, events: list[ParserEvent]) -> bool:
+        i = self._pos
+        max_stanza = self._limits.max_stanza_bytes
+        while i < n:
+            byte = buf[i]
+            if byte in _WS:
+                j = _WS_RUN.match(buf, i).end()
+                events.append(WhitespaceReceived(raw=bytes(buf[i:j])))
+                i = self._pos = j
+                continue
+            if byte == 0x3C:
+                if i + 1 >= n:
+                    break
+                if buf[i + 1] not in b"/!?":
+                    self._state = _ELEMENT
+                    self._pos = self._tok = i
+                    self._stack.clear()
+                    self._scopes.clear()
+                    return True
+                kind, end = self._extent(buf, i, n)
+                if end < 0:
+                    if n - i > max_stanza:
+                        raise _Fail(
+                            _POLICY,
+                            "token longer than max_stanza_bytes",
+                            self._base + i + max_stanza,
+                        )
+                    break
+                if end - i > max_stanza:
+                    raise _Fail(
+                        _POLICY, "token longer than max_stanza_bytes", self._base + i + max_stanza
+                    )
+                if kind == "end":
+                    text = self._decode(buf, i, end)
+                    try:
+                        name = _judge_end_tag(text)
+                    except _Fail as fail:
+                        fail.offset = self._base + i
+                        raise
+                    if name != self._root_name:
+                        raise _Fail(
+                            _NWF, f"end tag {name!r} closes {self._root_name!r}", self._base + i
+                        )
+                    events.append(StreamClosed())
+                    self._state = _CLOSED
+                    self._pos = end
+                    return True
+                if kind == "cdata":
+                    self._judge_cdata(buf, i, end)
+                    events.append(TextReceived(raw=bytes(buf[i:end])))
+                else:
+                    self._judge_other(kind, buf, i, end)
+                i = self._pos = end
+                continue
+            k = buf.find(b"<", max(i, self._scan))
+            if k < 0:
+                if n - i > max_stanza:
+                    raise _Fail(
+                        _POLICY, "text longer than max_stanza_bytes", self._base + i + max_stanza
+                    )
+                self._scan = n
+                break
+            if k - i > max_stanza:
+                raise _Fail(
+                    _POLICY, "text longer than max_stanza_bytes", self._base + i + max_stanza
+                )
+            self._scan = 0
+            self._judge_text(buf, i, k)
+            events.append(TextReceived(raw=bytes(buf[i:k])))
+            i = self._pos = k
+        self._pos = i
+        return False
+
+    def _element(self, buf: bytearray, n: int, events: list[ParserEvent]) -> bool:
+        start = self._pos
+        limits = self._limits
+        limit = start + limits.max_stanza_bytes
+        stack = self._stack
+        i = self._tok
+        while i < n:
+            if buf[i] != 0x3C:
+                k = buf.find(b"<", max(i, self._scan))
+                if k < 0:
+                    self._scan = n
+                    break
+                if k > limit:
+                    break
+                self._scan = 0
+                self._judge_text(buf, i, k)
+                i = k
+                continue
+            kind, end = self._extent(buf, i, n)
+            if end < 0:
+                break
+            if end > limit:
+                break
+            offset = self._base + i
+            if kind == "start":
+                text = self._decode(buf, i, end)
+                try:
+                    name, attrs, empty = _judge_start_tag(text, limits)
+                    if len(stack) >= limits.max_depth:
+                        raise _Fail(_POLICY, "elements nested deeper than max_depth")
+                    own, ns, local = self._namespaces(name, attrs)
+                except _Fail as fail:
+                    fail.offset = offset
+                    raise
+                if not stack:
+                    self._top_ns = ns
+                    self._top_name = local
+                if not empty:
+                    stack.append(name)
+                    self._scopes.append(own)
+            elif kind == "end":
+                text = self._decode(buf, i, end)
+                try:
+                    name = _judge_end_tag(text)
+                except _Fail as fail:
+                    fail.offset = offset
+                    raise
+                if name != stack[-1]:
+                    raise _Fail(_NWF, f"end tag {name!r} closes {stack[-1]!r}", offset)
+                stack.pop()
+                self._scopes.pop()
+            elif kind == "cdata":
+                self._judge_cdata(buf, i, end)
+            else:
+                self._judge_other(kind, buf, i, end)
+            i = end
+            if not stack:
+                self._emit(buf, start, end, events)
+                return True
+        self._tok = i
+        if n > limit:
+            raise _Fail(_POLICY, "element longer than max_stanza_bytes", self._base + limit)
+        return False
+
+    def _emit(self, buf: bytearray, start: int, end: int, events: list[ParserEvent]) -> None:
+        ns = self._top_ns
+        name = self._top_name
+        header = self._header
+        assert header is not None
+        events.append(
+            ElementReceived(namespace=ns, name=name, raw=bytes(buf[start:end]), header=header)
+        )
+        self._state = _ROOT
+        self._pos = self._tok = end
+        if self._pause_after and (ns, name) in self._pause_after:
+            self._pause(buf, end)
+
+    def _pause(self, buf: bytearray, end: int) -> None:
+        self._paused = True
+        self._unparsed = bytes(buf[end:])
+        self._received -= len(self._unparsed)
+        del buf[end:]
+
+    def _closed(self, buf: bytearray, n: int) -> None:
+        i = _WS_RUN.match(buf, self._pos).end()
+        if i < n:
+            byte = buf[i]
+            if _cannot_begin_utf8(byte):
+                raise _Fail("unsupported-encoding", "a byte that is not UTF-8", self._base + i)
+            raise _Fail(_NWF, "content after the end of the stream", self._base + i)
+        self._pos = n
+
+    # -- the fast path ----------------------------------------------------------------------
+
+    def _fast_path(self, buf: bytearray, n: int, events: list[ParserEvent]) -> bool:
+        return True
