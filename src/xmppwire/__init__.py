@@ -29,6 +29,7 @@ from .events import (
     TextReceived,
     WhitespaceReceived,
 )
+from .jid import JID
 from .limits import Limits
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "IMPLEMENTATION",
+    "JID",
     "STREAMS_NS",
     "STREAM_ERROR_CONDITIONS",
     "ElementReceived",

@@ -23,7 +23,7 @@ NO_EXTENSIONS: Final[bool] = (
 )
 
 #: The modules that come as a compiled and a pure-Python twin.
-TWINS: Final = ("_tokenizer",)
+TWINS: Final = ("_tokenizer", "_jid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,7 @@ class Implementation:
 
     name: Literal["cython", "python"]
     tokenizer: ModuleType
+    jid: ModuleType
 
 
 def _load(name: Literal["cython", "python"]) -> Implementation:
