@@ -14,6 +14,7 @@ from typing import BinaryIO, TextIO
 from . import _impl
 from .errors import LocalProtocolError, RemoteProtocolError
 from .events import (
+    XML_NS,
     ElementReceived,
     StreamClosed,
     StreamOpened,
@@ -174,29 +175,30 @@ class _Splitter:
         before = self.pending.find(header.raw)
         self.advance(before)
         offset = self.advance(len(header.raw))
+        version = None if header.version is None else "{}.{}".format(*header.version)
         fields_ = [
-            f"{name}={value!r}"
+            f"{name}={value}" if name == "version" else f"{name}={value!r}"
             for name, value in (
                 ("to", header.to),
                 ("from", header.from_),
                 ("id", header.id),
+                ("version", version),
                 ("xml:lang", header.lang),
                 ("content-namespace", header.content_namespace),
                 ("stream-prefix", header.stream_prefix),
             )
             if value is not None
         ]
-        if header.version is not None:
-            fields_.insert(3, f"version={header.version[0]}.{header.version[1]}")
         others = [
             f"xmlns:{p}={u!r}"
             for p, u in header.namespaces
             if p not in (None, header.stream_prefix)
         ]
-        others += [
-            f"{k}={v!r}" for k, v in header.attributes if k not in ("to", "from", "id", "version")
-        ]
+        others += [f"{k}={v!r}" for k, v in header.attributes if k not in _HEADER_FIELDS]
         self.line(offset, "header", len(header.raw), " ".join(fields_ + others))
+
+
+_HEADER_FIELDS = frozenset({"to", "from", "id", "version", f"{{{XML_NS}}}lang"})
 
 
 def _split(args: argparse.Namespace) -> int:
