@@ -74,6 +74,7 @@ def _bench(args: argparse.Namespace) -> int:
             corpora=args.corpus,
             contenders=args.only,
             seed=args.seed,
+            repeat=args.repeat,
             progress=None if args.quiet else sys.stderr,
             command=command,
         )
@@ -308,6 +309,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help=f"corpus seed (default: {DEFAULT_SEED})"
+    )
+    bench.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="time N runs per measurement and keep the fastest (default: 1; more steadies "
+        "numbers on a busy machine)",
     )
     bench.add_argument("--json", action="store_true", help="print JSON instead of the table")
     bench.add_argument("--quiet", "-q", action="store_true", help="no progress lines")

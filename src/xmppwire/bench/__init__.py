@@ -68,10 +68,13 @@ def run(
     corpora: Sequence[str] = CORPORA,
     contenders: Sequence[str] | None = None,
     seed: int = DEFAULT_SEED,
+    repeat: int = 1,
     progress: TextIO | None = sys.stderr,
     command: str = "",
 ) -> Report:
     """Generate the corpora, run every contender on each corpus at each chunk size.
+
+    Each contender is timed over ``repeat`` runs and the fastest counts.
 
     The runs happen in a fresh interpreter that forks once per run, so each
     run's peak memory is its own; progress lines go to ``progress``.
@@ -81,12 +84,14 @@ def run(
         raise ValueError("no contender selected")
     if any(c < 1 for c in chunks):
         raise ValueError("chunk sizes must be positive")
+    if repeat < 1:
+        raise ValueError("repeat must be at least 1")
 
     def say(text: str) -> None:
         if progress is not None:
             print(text, file=progress, flush=True)
 
-    report = Report(machine=machine(), seed=seed, corpora=[], command=command)
+    report = Report(machine=machine(), seed=seed, corpora=[], command=command, repeat=repeat)
     with tempfile.TemporaryDirectory(prefix="xmppwire-bench-") as tmp:
         paths = {}
         for name in corpora:
@@ -112,7 +117,15 @@ def run(
         ]
         spec_path = os.path.join(tmp, "spec.json")
         with open(spec_path, "w") as f:
-            json.dump({"corpora": paths, "contenders": [c.key for c in selected], "jobs": jobs}, f)
+            json.dump(
+                {
+                    "corpora": paths,
+                    "contenders": [c.key for c in selected],
+                    "jobs": jobs,
+                    "repeat": repeat,
+                },
+                f,
+            )
         worker = subprocess.Popen(
             [
                 sys.executable,

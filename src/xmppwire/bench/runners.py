@@ -6,7 +6,7 @@ the chunks, in order, to a fresh parser and returns how many top-level elements
 it saw (``None`` when the contender has no way to tell). Every run starts a new
 stream, so the same function serves the command line and pytest-benchmark.
 
-:func:`measure_isolated` times one run in a forked child and reads the child's
+:func:`measure_isolated` times runs in a forked child and reads the child's
 peak resident set growth, so one contender's heap can't hide or inflate
 another's.
 """
@@ -413,9 +413,19 @@ def _reset_peak_rss() -> int | None:
 
 
 def measure(
-    contender: Contender, corpus: str, data: bytes, chunk: int, *, memory: bool = False
+    contender: Contender,
+    corpus: str,
+    data: bytes,
+    chunk: int,
+    *,
+    repeat: int = 1,
+    memory: bool = False,
 ) -> Measurement:
-    """One timed run of ``contender`` over ``data`` fed in ``chunk``-byte pieces, here."""
+    """Time ``contender`` on ``data`` fed in ``chunk``-byte pieces, here: the fastest of ``repeat``.
+
+    With ``memory``, the peak RSS growth is that of the first run: later runs
+    reuse what it left in the heap.
+    """
     result = Measurement(contender.key, corpus, chunk, len(data))
     try:
         run = contender.prepare()
@@ -425,36 +435,42 @@ def measure(
     chunks = chunked(data, chunk)
     gc.collect()
     baseline = _reset_peak_rss() if memory else None
+    times = []
     try:
-        start = time.perf_counter()
-        elements = run(chunks)
-        result.seconds = time.perf_counter() - start
+        for _ in range(repeat):
+            start = time.perf_counter()
+            elements = run(chunks)
+            times.append(time.perf_counter() - start)
+            if baseline is not None:
+                peak = _proc_status("VmHWM")
+                if peak is not None:
+                    result.peak_rss = max(0, peak - baseline)
+                baseline = None
     except Exception as exc:
         result.error = f"failed: {type(exc).__name__}: {exc}"
         return result
+    result.seconds = min(times)
     result.elements = elements
-    if baseline is not None:
-        peak = _proc_status("VmHWM")
-        if peak is not None:
-            result.peak_rss = max(0, peak - baseline)
     return result
 
 
-def measure_isolated(contender: Contender, corpus: str, data: bytes, chunk: int) -> Measurement:
+def measure_isolated(
+    contender: Contender, corpus: str, data: bytes, chunk: int, *, repeat: int = 1
+) -> Measurement:
     """:func:`measure` in a forked child, with its peak RSS growth, where fork exists.
 
     The child starts from this process's heap; call it from a process that has
     loaded the corpora and imported the contenders and done little else.
     """
     if not hasattr(os, "fork"):
-        return measure(contender, corpus, data, chunk)
+        return measure(contender, corpus, data, chunk, repeat=repeat)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child's coverage isn't collected
         status = 0
         try:
             os.close(read_end)
-            line = measure(contender, corpus, data, chunk, memory=True).to_json()
+            line = measure(contender, corpus, data, chunk, repeat=repeat, memory=True).to_json()
             with os.fdopen(write_end, "w") as out:
                 out.write(line)
         except BaseException:
@@ -502,7 +518,7 @@ def worker_main(spec_path: str) -> int:
         if key in unavailable:
             result = Measurement(key, corpus, chunk, len(data), error=unavailable[key])
         else:
-            result = measure_isolated(contender, corpus, data, chunk)
+            result = measure_isolated(contender, corpus, data, chunk, repeat=spec["repeat"])
         # Progress and results share stdout, so the parent relays progress in
         # order wherever its own progress goes; results are the JSON lines.
         print(_progress(number, len(jobs), contender, result), flush=True)
