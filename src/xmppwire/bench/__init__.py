@@ -105,7 +105,7 @@ def run(
                 CorpusInfo(corpus.name, corpus.size, corpus.elements, corpus.description)
             )
             say(
-                f"corpus {name}: {corpus.size / 1e6:.1f} MB, {corpus.elements:,} top-level "
+                f"corpus {name}: {corpus.size:,} bytes, {corpus.elements:,} top-level "
                 f"elements, generated in {time.perf_counter() - start:.1f} s"
             )
             del corpus

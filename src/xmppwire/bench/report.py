@@ -72,6 +72,10 @@ def _chunk(size: int) -> str:
     return f"{size // 1024} KiB" if size % 1024 == 0 else f"{size} B"
 
 
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
+
+
 def _mib(n: int | None) -> str:
     return "n/a" if n is None else f"{n / 2**20:.1f} MiB"
 
@@ -107,7 +111,7 @@ def format_table(report: Report) -> str:
         out.append(f"command: {report.command}")
     for c in report.corpora:
         out.append(
-            f"corpus {c.name}: {c.size / 1e6:.1f} MB, {c.elements:,} top-level elements "
+            f"corpus {c.name}: {_megabytes(c.size)}, {c.elements:,} top-level elements "
             f"({c.description}), seed {report.seed}"
         )
     out.append("")

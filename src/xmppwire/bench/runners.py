@@ -57,6 +57,20 @@ def chunked(data: bytes, size: int) -> list[bytes]:
 # -- xmppwire ----------------------------------------------------------------
 
 
+def _import_failure() -> str:
+    """Why the compiled set can't be loaded: the first twin that fails to import."""
+    import importlib
+
+    from xmppwire import _impl
+
+    for twin in _impl.TWINS:
+        try:
+            importlib.import_module(f"xmppwire.{twin}_c")
+        except ImportError as exc:
+            return str(exc)
+    return "unknown"
+
+
 def _xmppwire(name: str) -> Callable[[], Run]:
     def prepare() -> Run:
         from xmppwire import _impl
@@ -64,7 +78,7 @@ def _xmppwire(name: str) -> Callable[[], Run]:
 
         found = _impl.implementations()
         if name not in found:
-            raise Unavailable("compiled twin not built (xmppwire._tokenizer_c can't be imported)")
+            raise Unavailable(f"compiled twins not built ({_import_failure()})")
         stream_parser = found[name].tokenizer.StreamParser
 
         def run(chunks: Sequence[bytes]) -> int:
