@@ -89,6 +89,24 @@ class Pair:
             if not moved:
                 return
 
+    def until_a_sends(self, marker: bytes) -> bytes:
+        """Run the exchange until the initiating side's next bytes hold ``marker``; return them
+        undelivered."""
+        while True:
+            data = self.a.data_to_send()
+            if marker in data:
+                return data
+            if not data and not self.b._outbox:
+                if self.a.state is SessionState.STARTING_TLS:
+                    self.b.tls_started()
+                    data = self.a.tls_started()
+                    if marker in data:
+                        return data
+                else:
+                    raise AssertionError(f"{marker!r} never sent; a: {self.a_events}")
+            self.to_b(data)
+            self.to_a(self.b.data_to_send())
+
     def _alive(self, deliver: Any) -> bool:
         target = self.b if deliver == self.to_b else self.a
         return target.state is not SessionState.CLOSED

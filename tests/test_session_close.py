@@ -40,18 +40,7 @@ def test_peer_closes_first_and_we_answer_after_what_is_queued(StreamParser):
     # The client's bind request and its closing tag arrive in one read.
     pair2 = Pair(client(StreamParser), server(StreamParser))
     pair2.to_b(pair2.a.open())
-    while True:
-        data = pair2.a.data_to_send()
-        if b"urn:ietf:params:xml:ns:xmpp-bind" in data:
-            break
-        pair2.to_b(data)
-        if (
-            pair2.a.state is SessionState.STARTING_TLS
-            and pair2.b.state is SessionState.STARTING_TLS
-        ):
-            pair2.b.tls_started()
-            pair2.to_b(pair2.a.tls_started())
-        pair2.to_a(pair2.b.data_to_send())
+    data = pair2.until_a_sends(b"urn:ietf:params:xml:ns:xmpp-bind")
     events = pair2.b.receive_data(data + b"</stream:stream>")
     assert [type(e) for e in events][-2:] == [PeerClosed, CloseTransport]
     reply = pair2.b.data_to_send()
