@@ -141,6 +141,7 @@ class StreamSession:
         max_auth_failures: int = 5,
         tls: TLSPolicy | None = None,
         tls_active: bool = False,
+        channel_binding: tuple[str, bytes] | None = None,
         allow_plain_without_tls: bool = False,
         lang: str = "en",
         close_timeout: float = 5.0,
@@ -154,6 +155,7 @@ class StreamSession:
             TLSPolicy.DISABLED if kind is StreamKind.LINK_LOCAL else TLSPolicy.REQUIRED
         )
         self._tls_active = tls_active
+        self._channel_binding = channel_binding
         self._allow_plain = allow_plain_without_tls
         self._lang = lang
         self._close_timeout = close_timeout
@@ -388,10 +390,17 @@ class StreamSession:
         self._write_error(error_bytes)
         return self.data_to_send()
 
-    def tls_started(self) -> bytes:
-        """The caller finished the TLS handshake: the stream restarts over TLS."""
+    def tls_started(self, *, channel_binding: tuple[str, bytes] | None = None) -> bytes:
+        """The caller finished the TLS handshake: the stream restarts over TLS.
+
+        ``channel_binding`` is ``(type, data)`` from the TLS layer, e.g.
+        ``("tls-exporter", ssl_object.export_keying_material(...))`` or
+        ``("tls-unique", ssl_object.get_channel_binding())``: with it SCRAM's
+        ``-PLUS`` variants are offered and used.
+        """
         self._fire(Trigger.TLS_STARTED)
         self._tls_active = True
+        self._channel_binding = channel_binding
         self._parser.reset()
         self._header_sent = False
         if self._role is Role.INITIATOR:
@@ -779,7 +788,7 @@ class StreamSession:
     def _start_sasl(self, features: StreamFeatures) -> None:
         usable = [
             m
-            for m in self._mechanisms
+            for m in self._with_plus(self._mechanisms)
             if m in features.mechanisms and (m != "PLAIN" or self._tls_active or self._allow_plain)
         ]
         if not usable:
@@ -789,7 +798,11 @@ class StreamSession:
             )
         assert self._username is not None and self._password is not None
         mech = sasl.client_mechanism(
-            usable[0], self._username, self._password, scram_nonce=self._scram_nonce
+            usable[0],
+            self._username,
+            self._password,
+            scram_nonce=self._scram_nonce,
+            channel_binding=self._channel_binding,
         )
         self._client_mech = mech
         initial = sasl.b64encode(mech.initial_response())
@@ -832,13 +845,26 @@ class StreamSession:
 
     # ----------------------------------------------------- receiving side
 
+    def _with_plus(self, mechanisms: tuple[str, ...]) -> tuple[str, ...]:
+        """The mechanisms, each SCRAM preceded by its -PLUS twin when channel binding is known."""
+        if self._channel_binding is None:
+            return mechanisms
+        out: list[str] = []
+        for m in mechanisms:
+            if m in sasl.PLUS:
+                out.append(sasl.PLUS[m])
+            out.append(m)
+        return tuple(out)
+
     def _send_features(self, events: list[Event]) -> None:
         starttls = not self._tls_active and self._tls_policy is not TLSPolicy.DISABLED
         required = starttls and self._tls_policy is TLSPolicy.REQUIRED
         mechanisms: tuple[str, ...] = ()
         if self._authenticated is None and self._authenticator is not None and not required:
             mechanisms = tuple(
-                m for m in self._mechanisms if m != "PLAIN" or self._tls_active or self._allow_plain
+                m
+                for m in self._with_plus(self._mechanisms)
+                if m != "PLAIN" or self._tls_active or self._allow_plain
             )
         bind = self._authenticated is not None and self._kind is StreamKind.C2S
         self._outbox.append(
@@ -887,7 +913,7 @@ class StreamSession:
             if el.name == "auth":
                 mechanism = el.get("mechanism") or ""
                 self._server_exchange = None
-                if mechanism not in self._mechanisms:
+                if mechanism not in self._with_plus(self._mechanisms):
                     raise sasl.SASLFailure("invalid-mechanism")
                 if not self._tls_active and (
                     self._tls_policy is TLSPolicy.REQUIRED
@@ -895,7 +921,9 @@ class StreamSession:
                 ):
                     raise sasl.SASLFailure("encryption-required")
                 assert self._authenticator is not None
-                self._server_exchange = sasl.ServerExchange(mechanism, self._authenticator)
+                self._server_exchange = sasl.ServerExchange(
+                    mechanism, self._authenticator, self._channel_binding
+                )
             elif self._server_exchange is None:
                 raise sasl.SASLFailure("malformed-request", "no exchange under way")
             exchange = self._server_exchange

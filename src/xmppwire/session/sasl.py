@@ -34,6 +34,9 @@ __all__ = [
 
 #: Mechanisms both sides support, strongest first.
 MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN")
+#: SCRAM with channel binding: used when the caller gives the TLS channel
+#: binding data (``tls_started(channel_binding=...)``) and the peer offers them.
+PLUS = {"SCRAM-SHA-256": "SCRAM-SHA-256-PLUS", "SCRAM-SHA-1": "SCRAM-SHA-1-PLUS"}
 
 #: RFC 6120 §6.5's failure conditions.
 FAILURE_CONDITIONS = frozenset(
@@ -117,9 +120,20 @@ class _PlainClient(ClientMechanism):
 
 
 class _ScramClient(ClientMechanism):
-    def __init__(self, name: str, username: str, password: str, nonce: str | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        username: str,
+        password: str,
+        nonce: str | None,
+        channel_binding: tuple[str, bytes] | None,
+    ) -> None:
         self.name = name
-        self._client = scramp.ScramClient([name], username, password, c_nonce=nonce)
+        # With channel binding data but a mechanism without -PLUS, scramp sends
+        # the "y" flag: we could bind, the server didn't offer it (RFC 5802 §6).
+        self._client = scramp.ScramClient(
+            [name], username, password, channel_binding=channel_binding, c_nonce=nonce
+        )
         self._step = 0
 
     def initial_response(self) -> bytes:
@@ -153,12 +167,17 @@ class _ScramClient(ClientMechanism):
 
 
 def client_mechanism(
-    name: str, username: str, password: str, *, scram_nonce: str | None = None
+    name: str,
+    username: str,
+    password: str,
+    *,
+    scram_nonce: str | None = None,
+    channel_binding: tuple[str, bytes] | None = None,
 ) -> ClientMechanism:
     if name == "PLAIN":
         return _PlainClient(username, password)
-    if name in ("SCRAM-SHA-1", "SCRAM-SHA-256"):
-        return _ScramClient(name, username, password, scram_nonce)
+    if name in PLUS or name in PLUS.values():
+        return _ScramClient(name, username, password, scram_nonce, channel_binding)
     raise ValueError(f"unsupported SASL mechanism {name!r}")
 
 
@@ -228,8 +247,14 @@ class ServerExchange:
     ``("success", data_or_None)``; it raises :class:`SASLFailure`.
     """
 
-    def __init__(self, mechanism: str, authenticator: Authenticator) -> None:
+    def __init__(
+        self,
+        mechanism: str,
+        authenticator: Authenticator,
+        channel_binding: tuple[str, bytes] | None = None,
+    ) -> None:
         self.mechanism = mechanism
+        self._channel_binding = channel_binding
         self.username: str | None = None
         self._auth = authenticator
         self._scram: scramp.core.ScramServer | None = None
@@ -270,7 +295,9 @@ class ServerExchange:
             raise SASLFailure("malformed-request") from None
         try:
             if self._scram is None:
-                self._scram = scramp.ScramMechanism(self.mechanism).make_server(self._lookup)
+                self._scram = scramp.ScramMechanism(self.mechanism).make_server(
+                    self._lookup, channel_binding=self._channel_binding
+                )
                 self._scram.set_client_first(text)
                 return ("challenge", self._scram.get_server_first().encode())
             self._scram.set_client_final(text)
@@ -287,7 +314,7 @@ class ServerExchange:
 
     def _lookup(self, username: str) -> tuple[bytes, bytes, bytes, int]:
         self.username = username
-        creds = self._auth.scram_credentials(self.mechanism, username)
+        creds = self._auth.scram_credentials(self.mechanism.removesuffix("-PLUS"), username)
         if creds is None:
             # Go through with random keys so that an unknown user fails exactly
             # like a wrong password, at the end, and usernames can't be probed.
