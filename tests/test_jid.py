@@ -318,11 +318,26 @@ def small_cache(impl):
 
 def test_cache_is_bounded(small_cache) -> None:
     for i in range(100):
-        small_cache.JID(f"user{i}@example.com")
-    assert len(small_cache.cached_jids()) <= 8
+        small_cache.JID(f"usér{i}@example.com")
+    assert 0 < len(small_cache.cached_jids()) <= 8
     # the newest are kept
-    assert "user99@example.com" in small_cache.cached_jids()
-    assert "user0@example.com" not in small_cache.cached_jids()
+    assert "usér99@example.com" in small_cache.cached_jids()
+    assert "usér0@example.com" not in small_cache.cached_jids()
+
+
+def test_cache_keeps_what_is_in_use(small_cache) -> None:
+    for i in range(100):
+        small_cache.JID("hót@example.com")
+        small_cache.JID(f"usér{i}@example.com")
+    assert "hót@example.com" in small_cache.cached_jids()
+
+
+def test_cache_only_keeps_the_complete_path(small_cache) -> None:
+    # the ASCII fast path costs about what a lookup does
+    small_cache.JID("Juliet@Example.com/Balcony")
+    assert small_cache.cached_jids() == []
+    small_cache.JID("a@xn--bcher-kva.example")
+    assert small_cache.cached_jids() == ["a@xn--bcher-kva.example"]
 
 
 def test_cache_gives_equal_results(small_cache) -> None:
@@ -330,32 +345,35 @@ def test_cache_gives_equal_results(small_cache) -> None:
     second = small_cache.JID("Ju\u0301liet@example.com")
     assert first == second
     assert str(second) == "júliet@example.com"
+    assert second.localpart == "júliet"
 
 
 def test_cache_can_be_turned_off(small_cache) -> None:
     small_cache.set_cache_size(0)
-    small_cache.JID("a@example.com")
+    assert small_cache.cache_size() == 0
+    assert small_cache.JID("é@example.com").localpart == "é"
     assert small_cache.cached_jids() == []
     with pytest.raises(ValueError):
         small_cache.set_cache_size(-1)
 
 
 def test_cache_does_not_keep_invalid_input(small_cache) -> None:
-    with pytest.raises(InvalidJID):
-        small_cache.JID("a b@example.com")
+    for text in ("a b@example.com", "é b@example.com"):
+        with pytest.raises(InvalidJID):
+            small_cache.JID(text)
     assert small_cache.cached_jids() == []
 
 
 def test_cache_under_threads(small_cache) -> None:
     small_cache.set_cache_size(50)
-    texts = [f"User{i}@Example.com/R{i % 7}" for i in range(400)]
+    texts = [f"Usér{i}@Example.com/R{i % 7}" for i in range(400)]
     errors = []
 
     def work(offset: int) -> None:
         try:
-            for n in range(2000):
+            for n in range(1500):
                 i = (n * 7 + offset) % len(texts)
-                assert str(small_cache.JID(texts[i])) == f"user{i}@example.com/R{i % 7}"
+                assert str(small_cache.JID(texts[i])) == f"usér{i}@example.com/R{i % 7}"
         except BaseException as err:  # pragma: no cover - reported below
             errors.append(err)
 
@@ -421,3 +439,8 @@ def test_xep0106_round_trip(text: str) -> None:
     if text[:1] == " " or text[-1:] == " ":
         return
     assert unescape_localpart(escape_localpart(text)) == text
+
+
+def test_not_subclassable(JID) -> None:
+    with pytest.raises(TypeError):
+        type("MyJID", (JID,), {})

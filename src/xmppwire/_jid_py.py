@@ -111,43 +111,59 @@ def _enforce_parts(
     return enforced  # type: ignore[return-value]
 
 
-def _enforce(jid: str) -> tuple[str | None, str, str | None]:
-    parts = parse_ascii(jid)
-    return _jid_rules.enforce(jid) if parts is None else parts
-
-
 class _Cache:
-    """A bounded map from input strings to parsed JIDs.
+    """A bounded map from input strings to parsed JIDs, for the complete path only.
 
-    Reads take no lock (a dict lookup is atomic, with or without the GIL);
-    writes do, so that eviction never races. When full, the oldest entry
-    goes: dicts keep insertion order.
+    The ASCII fast path costs about what a lookup does, so its results are not
+    kept. Two generations of dicts: new entries go to the young one; when it
+    holds half the size, the old one is emptied and becomes the young one. A
+    hit in the old generation is copied to the young one, so what is in use
+    survives. Every step is O(1) and the total stays within the size. Lookups
+    take no lock (a dict lookup is atomic, with or without the GIL); only the
+    rotation does.
     """
 
-    __slots__ = ("data", "lock", "maxsize")
+    __slots__ = ("half", "lock", "maxsize", "old", "young")
 
     def __init__(self, maxsize: int) -> None:
-        self.data: dict[str, JID] = {}
+        self.young: dict[str, JID] = {}
+        self.old: dict[str, JID] = {}
         self.lock = threading.Lock()
         self.maxsize = maxsize
+        self.half = max(maxsize // 2, 1)
+
+    def get(self, key: str) -> JID | None:
+        found = self.young.get(key)
+        if found is None and self.maxsize > 0:
+            found = self.old.get(key)
+            if found is not None:
+                self.put(key, found)
+        return found
 
     def put(self, key: str, value: JID) -> None:
-        with self.lock:
-            if self.maxsize <= 0:
-                return
-            data = self.data
-            while len(data) >= self.maxsize:
-                del data[next(iter(data))]
-            data[key] = value
+        if self.maxsize <= 0:
+            return
+        if len(self.young) >= self.half:
+            with self.lock:
+                if len(self.young) >= self.half:
+                    self.old, self.young = self.young, {}
+        self.young[key] = value
 
     def resize(self, maxsize: int) -> None:
         if maxsize < 0:
             raise ValueError("the cache size can't be negative")
         with self.lock:
             self.maxsize = maxsize
-            data = self.data
-            while len(data) > maxsize:
-                del data[next(iter(data))]
+            self.half = max(maxsize // 2, 1)
+            self.young, self.old = {}, {}
+
+    def keys(self) -> list[str]:
+        with self.lock:
+            return [*self.old, *self.young]
+
+    def clear(self) -> None:
+        with self.lock:
+            self.young, self.old = {}, {}
 
 
 _CACHE: Final = _Cache(DEFAULT_CACHE_SIZE)
@@ -165,14 +181,12 @@ def cache_size() -> int:
 
 def cached_jids() -> list[str]:
     """The input strings whose parsed JIDs are cached, oldest first."""
-    with _CACHE.lock:
-        return list(_CACHE.data)
+    return _CACHE.keys()
 
 
 def clear_cache() -> None:
     """Forget every cached JID."""
-    with _CACHE.lock:
-        _CACHE.data.clear()
+    _CACHE.clear()
 
 
 class JID:
@@ -183,32 +197,34 @@ class JID:
     ``ValueError``) naming the part and the rule it broke.
     """
 
-    __slots__ = ("__weakref__", "_domainpart", "_hash", "_localpart", "_resourcepart", "_str")
+    __slots__ = ("__weakref__", "_domainpart", "_localpart", "_resourcepart", "_str")
 
     _localpart: str | None
     _domainpart: str
     _resourcepart: str | None
     _str: str | None
-    _hash: int | None
 
     def __new__(cls, jid: str | JID) -> JID:
-        cached = _CACHE.data.get(jid) if type(jid) is str else None
-        if cached is not None:
-            if cls is JID:
-                return cached
-            return cls._make(cached._localpart, cached._domainpart, cached._resourcepart)
-        if isinstance(jid, str):
-            local, domain, resource = _enforce(jid)
-        elif type(jid) is cls:
+        if type(jid) is str:
+            parts = parse_ascii(jid)
+            if parts is not None:
+                return cls._make(*parts)
+            cached = _CACHE.get(jid)
+            if cached is None:
+                cached = cls._make(*_jid_rules.enforce(jid))
+                _CACHE.put(jid, cached)
+            return cached
+        if type(jid) is cls:
             return jid
-        elif isinstance(jid, _JID_TYPES):
-            local, domain, resource = jid.localpart, jid.domainpart, jid.resourcepart
-        else:
-            raise TypeError(f"a JID is parsed from str, not {type(jid).__name__}")
-        self = cls._make(local, domain, resource)
-        if type(jid) is str and cls is JID:
-            _CACHE.put(jid, self)
-        return self
+        if isinstance(jid, _JID_TYPES):
+            return cls._make(jid.localpart, jid.domainpart, jid.resourcepart)
+        if isinstance(jid, str):
+            return cls(str(jid))
+        raise TypeError(f"a JID is parsed from str, not {type(jid).__name__}")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # The compiled twin can't be subclassed either; JIDs are values.
+        raise TypeError("JID can't be subclassed")
 
     @classmethod
     def _make(cls, local: str | None, domain: str, resource: str | None) -> JID:
@@ -217,7 +233,6 @@ class JID:
         self._domainpart = domain
         self._resourcepart = resource
         self._str = None
-        self._hash = None
         return self
 
     @classmethod
@@ -293,10 +308,9 @@ class JID:
         return NotImplemented
 
     def __hash__(self) -> int:
-        value = self._hash
-        if value is None:
-            value = self._hash = hash((self._localpart, self._domainpart, self._resourcepart))
-        return value
+        # The canonical string and the parts determine each other, and a str
+        # keeps its hash: both implementations hash JIDs this way.
+        return hash(str(self))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_unpickle, (self._localpart, self._domainpart, self._resourcepart))

@@ -1,0 +1,463 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Compiled twin of ``_jid_py``: the JID type, its ASCII fast path and its cache.
+
+An all-ASCII JID is split, checked and lowercased here in C, and the JID
+object is built here too; anything else, including every invalid input, goes
+to the complete PRECIS/IDNA path in ``_jid_rules``, exactly as in the
+pure-Python twin.
+
+A JID holds its canonical string and the offsets of its two separators; the
+parts are sliced from it when asked for. For an ASCII JID already in
+canonical form (no uppercase, no trailing dot) the canonical string is the
+input itself, so parsing allocates nothing but the JID.
+"""
+
+cimport cython
+from cpython.pythread cimport (
+    PyThread_acquire_lock,
+    PyThread_allocate_lock,
+    PyThread_release_lock,
+    PyThread_type_lock,
+    WAIT_LOCK,
+)
+from libc.string cimport memcpy
+
+from xmppwire import _jid_py, _jid_rules
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object text)
+    void* PyUnicode_DATA(object text)
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    object PyUnicode_Substring(object text, Py_ssize_t start, Py_ssize_t end)
+
+__all__ = [
+    "DEFAULT_CACHE_SIZE",
+    "JID",
+    "cache_size",
+    "cached_jids",
+    "clear_cache",
+    "parse_ascii",
+    "set_cache_size",
+]
+
+DEFAULT_CACHE_SIZE = _jid_py.DEFAULT_CACHE_SIZE
+
+cdef enum:
+    MAX_OCTETS = 1023
+    MAX_LABEL = 63
+    # character classes, as bits
+    LOCAL_OK = 1      # printable ASCII minus space and the eight RFC 7622 exclusions
+    RESOURCE_OK = 2   # printable ASCII, space included
+    LDH = 4           # letters, digits, hyphen
+    UPPER = 8
+
+cdef unsigned char CLASSES[128]
+
+
+cdef void _fill_classes() noexcept:
+    cdef int c
+    for c in range(128):
+        CLASSES[c] = 0
+        if 0x20 <= c <= 0x7E:
+            CLASSES[c] |= RESOURCE_OK
+        if 0x21 <= c <= 0x7E and c not in b"\"&'/:<>@":
+            CLASSES[c] |= LOCAL_OK
+        if (0x30 <= c <= 0x39) or (0x61 <= c <= 0x7A) or c == 0x2D:
+            CLASSES[c] |= LDH
+        if 0x41 <= c <= 0x5A:
+            CLASSES[c] |= LDH | UPPER
+
+
+_fill_classes()
+
+_PyJID = _jid_py.JID
+_enforce = _jid_rules.enforce
+_enforce_resourcepart = _jid_rules.enforce_resourcepart
+_enforce_parts = _jid_py._enforce_parts
+_split = _jid_rules.split
+
+
+# ---------------------------------------------------------------------------
+# The cache, for what the complete path parsed: the ASCII fast path costs about
+# what a lookup does (hashing a fresh string included), so its results are not
+# kept. Two generations of fixed dicts. New entries go to the young one;
+# when it holds half the size, the old one is emptied and becomes the young
+# one. A hit in the old generation is copied to the young one, so what is in
+# use survives. Every step is O(1), the total stays within the size, and the
+# dicts themselves are never freed, so readers need no lock; only the
+# rotation takes one.
+
+cdef dict _generation_a = {}
+cdef dict _generation_b = {}
+cdef dict _young = _generation_a
+cdef dict _old = _generation_b
+cdef Py_ssize_t _half = DEFAULT_CACHE_SIZE // 2
+cdef Py_ssize_t _maxsize = DEFAULT_CACHE_SIZE
+cdef PyThread_type_lock _lock = PyThread_allocate_lock()
+if _lock == NULL:
+    raise MemoryError("can't allocate the JID cache lock")
+
+
+cdef int _rotate() except -1:
+    global _young, _old
+    cdef dict emptied
+    PyThread_acquire_lock(_lock, WAIT_LOCK)
+    try:
+        if len(_young) >= _half:
+            emptied = _old
+            emptied.clear()
+            _old = _young
+            _young = emptied
+    finally:
+        PyThread_release_lock(_lock)
+    return 0
+
+
+cdef int _cache_put(str key, JID value) except -1:
+    if _maxsize <= 0:
+        return 0
+    if len(_young) >= _half:
+        _rotate()
+    _young[key] = value
+    return 0
+
+
+cdef inline object _cache_get(str key):
+    cdef object found = _young.get(key)
+    if found is None and _maxsize > 0:
+        found = _old.get(key)
+        if found is not None:
+            _cache_put(key, <JID>found)
+    return found
+
+
+def set_cache_size(Py_ssize_t maxsize):
+    """Keep at most ``maxsize`` parsed JIDs (0 turns the cache off)."""
+    global _maxsize, _half
+    if maxsize < 0:
+        raise ValueError("the cache size can't be negative")
+    PyThread_acquire_lock(_lock, WAIT_LOCK)
+    try:
+        _maxsize = maxsize
+        _half = max(maxsize // 2, 1)
+        _generation_a.clear()
+        _generation_b.clear()
+    finally:
+        PyThread_release_lock(_lock)
+
+
+def cache_size():
+    """How many parsed JIDs the cache may hold."""
+    return _maxsize
+
+
+def clear_cache():
+    """Forget every cached JID."""
+    PyThread_acquire_lock(_lock, WAIT_LOCK)
+    try:
+        _generation_a.clear()
+        _generation_b.clear()
+    finally:
+        PyThread_release_lock(_lock)
+
+
+def cached_jids():
+    """The input strings whose parsed JIDs are cached, oldest first."""
+    PyThread_acquire_lock(_lock, WAIT_LOCK)
+    try:
+        return list(_old) + list(_young)
+    finally:
+        PyThread_release_lock(_lock)
+
+
+# ---------------------------------------------------------------------------
+# The ASCII fast path.
+
+cdef str _lowered(const unsigned char* data, Py_ssize_t domain_end, Py_ssize_t length,
+                  bint trailing_dot):
+    """The input with its localpart and domainpart lowercased, minus a trailing dot."""
+    cdef Py_ssize_t i
+    cdef unsigned char c
+    cdef unsigned char* out
+    result = PyUnicode_New(length - trailing_dot, 127)
+    out = <unsigned char*>PyUnicode_DATA(result)
+    for i in range(domain_end):
+        c = data[i]
+        out[i] = c + 32 if CLASSES[c] & UPPER else c
+    memcpy(out + domain_end, data + domain_end + trailing_dot,
+           length - domain_end - trailing_dot)
+    return <str>result
+
+
+cdef inline bint _nr_ldh_label(const unsigned char* data, Py_ssize_t start, Py_ssize_t end):
+    # RFC 5890 §2.3.1 NR-LDH: 1-63 octets, no hyphen first or last, and none in
+    # both the third and fourth positions ("xn--" needs the A-label checks)
+    cdef Py_ssize_t size = end - start
+    return (
+        0 < size <= MAX_LABEL
+        and data[start] != b"-"
+        and data[end - 1] != b"-"
+        and not (size >= 4 and data[start + 2] == b"-" and data[start + 3] == b"-")
+    )
+
+
+cdef bint _parse_ascii(str text, JID target) except -1:
+    """Fill ``target`` from an all-ASCII valid JID; False leaves it to the complete path."""
+    cdef Py_ssize_t length = len(text)
+    cdef Py_ssize_t i, at = -1, slash = length
+    cdef Py_ssize_t domain_start, domain_end, label_start
+    cdef const unsigned char* data
+    cdef unsigned char c, flags
+    cdef bint local_upper = False, domain_upper = False, trailing_dot = False
+
+    if not PyUnicode_IS_ASCII(text):
+        return False
+    data = <const unsigned char*>PyUnicode_DATA(text)
+
+    # the separators: the first "/", and the first "@" before it
+    for i in range(length):
+        c = data[i]
+        if c == b"/":
+            slash = i
+            break
+        if c == b"@" and at < 0:
+            at = i
+
+    # localpart
+    if at >= 0:
+        if at == 0 or at > MAX_OCTETS:
+            return False
+        for i in range(at):
+            flags = CLASSES[data[i]]
+            if not (flags & LOCAL_OK):
+                return False
+            local_upper |= flags & UPPER
+
+    # domainpart: one trailing dot goes first, then NR-LDH labels
+    domain_start = at + 1
+    domain_end = slash
+    if domain_end > domain_start and data[domain_end - 1] == b".":
+        domain_end -= 1
+        trailing_dot = True
+    if domain_end == domain_start or domain_end - domain_start > MAX_OCTETS:
+        return False
+    label_start = domain_start
+    for i in range(domain_start, domain_end):
+        c = data[i]
+        if c == b".":
+            if not _nr_ldh_label(data, label_start, i):
+                return False
+            label_start = i + 1
+        else:
+            flags = CLASSES[c]
+            if not (flags & LDH):
+                return False
+            domain_upper |= flags & UPPER
+    if not _nr_ldh_label(data, label_start, domain_end):
+        return False
+
+    # resourcepart: printable ASCII, spaces included
+    if slash < length:
+        if slash == length - 1 or length - slash - 1 > MAX_OCTETS:
+            return False
+        for i in range(slash + 1, length):
+            if not (CLASSES[data[i]] & RESOURCE_OK):
+                return False
+
+    target._at = at
+    if local_upper or domain_upper or trailing_dot:
+        target._str = _lowered(data, domain_end, length, trailing_dot)
+        target._slash = slash - trailing_dot
+    else:
+        target._str = text
+        target._slash = slash
+    return True
+
+
+def parse_ascii(str text):
+    """The enforced parts of an all-ASCII valid JID, or ``None`` for the complete path.
+
+    ``None`` never means invalid, only "not decided here".
+    """
+    cdef JID jid = JID.__new__(JID, _RAW)
+    if _parse_ascii(text, jid):
+        return (jid.localpart, jid.domainpart, jid.resourcepart)
+    return None
+
+
+cdef inline bint _ascii_resourcepart(str text):
+    cdef Py_ssize_t i, length = len(text)
+    cdef const unsigned char* data
+    if not PyUnicode_IS_ASCII(text) or length == 0 or length > MAX_OCTETS:
+        return False
+    data = <const unsigned char*>PyUnicode_DATA(text)
+    for i in range(length):
+        if not (CLASSES[data[i]] & RESOURCE_OK):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------
+# The JID type.
+
+_RAW = object()
+
+
+cdef JID _make(object localpart, str domainpart, object resourcepart):
+    cdef JID jid = JID.__new__(JID, _RAW)
+    cdef str text = domainpart
+    if localpart is not None:
+        text = <str>localpart + "@" + text
+        jid._at = len(<str>localpart)
+    else:
+        jid._at = -1
+    jid._slash = len(text)
+    if resourcepart is not None:
+        text = text + "/" + <str>resourcepart
+    jid._str = text
+    return jid
+
+
+@cython.final
+@cython.freelist(64)
+cdef class JID:
+    """An XMPP address, enforced per RFC 7622: ``localpart@domainpart/resourcepart``.
+
+    Immutable and hashable; two JIDs are equal when their enforced parts are.
+    ``JID(s)`` parses a string and raises :class:`xmppwire.InvalidJID` (a
+    ``ValueError``) naming the part and the rule it broke.
+    """
+
+    # the canonical string, the offset of its "@" (-1 if none) and of its "/"
+    # (its length if none)
+    cdef str _str
+    cdef Py_ssize_t _at
+    cdef Py_ssize_t _slash
+    cdef object __weakref__
+
+    def __cinit__(self, jid):
+        cdef JID other
+        if jid is _RAW:
+            return
+        if type(jid) is str:
+            if _parse_ascii(<str>jid, self):
+                return
+            other = <JID>_cache_get(<str>jid)
+            if other is None:
+                local, domain, resource = _enforce(jid)
+                other = _make(local, domain, resource)
+                _cache_put(<str>jid, other)
+        elif isinstance(jid, JID):
+            other = <JID>jid
+        elif isinstance(jid, _PyJID):
+            other = _make(jid.localpart, jid.domainpart, jid.resourcepart)
+        elif isinstance(jid, str):
+            local, domain, resource = _enforce(str(jid))
+            other = _make(local, domain, resource)
+        else:
+            raise TypeError(f"a JID is parsed from str, not {type(jid).__name__}")
+        self._str = other._str
+        self._at = other._at
+        self._slash = other._slash
+
+    @classmethod
+    def from_parts(cls, localpart, domainpart, resourcepart=None):
+        """Build a JID from its parts, enforcing each; ``None`` leaves a part out."""
+        local, domain, resource = _enforce_parts(localpart, domainpart, resourcepart)
+        return _make(local, domain, resource)
+
+    @staticmethod
+    def split(jid):
+        """Split without validating: (localpart, domainpart, resourcepart).
+
+        A part is ``None`` when its separator is absent, ``""`` when empty.
+        """
+        return _split(jid)
+
+    @property
+    def localpart(self):
+        if self._at < 0:
+            return None
+        return PyUnicode_Substring(self._str, 0, self._at)
+
+    @property
+    def domainpart(self):
+        return PyUnicode_Substring(self._str, self._at + 1, self._slash)
+
+    @property
+    def resourcepart(self):
+        if self._slash == len(self._str):
+            return None
+        return PyUnicode_Substring(self._str, self._slash + 1, len(self._str))
+
+    @property
+    def bare(self):
+        """This JID without its resourcepart."""
+        cdef JID jid
+        if self._slash == len(self._str):
+            return self
+        jid = JID.__new__(JID, _RAW)
+        jid._str = PyUnicode_Substring(self._str, 0, self._slash)
+        jid._at = self._at
+        jid._slash = self._slash
+        return jid
+
+    @property
+    def is_bare(self):
+        return self._slash == len(self._str)
+
+    def with_resource(self, resourcepart):
+        """This JID with another resourcepart (enforced), or none for ``None``."""
+        cdef JID jid
+        if resourcepart is None:
+            return self.bare
+        if not (type(resourcepart) is str and _ascii_resourcepart(<str>resourcepart)):
+            resourcepart = _enforce_resourcepart(resourcepart)
+        jid = JID.__new__(JID, _RAW)
+        jid._str = PyUnicode_Substring(self._str, 0, self._slash) + "/" + <str>resourcepart
+        jid._at = self._at
+        jid._slash = self._slash
+        return jid
+
+    def __str__(self):
+        return self._str
+
+    def __repr__(self):
+        return f"JID({self._str!r})"
+
+    def __eq__(self, other):
+        if isinstance(other, JID):
+            return self._str == (<JID>other)._str
+        if isinstance(other, _PyJID):
+            return self._str == str(other)
+        return NotImplemented
+
+    def __ne__(self, other):
+        if isinstance(other, JID):
+            return self._str != (<JID>other)._str
+        if isinstance(other, _PyJID):
+            return self._str != str(other)
+        return NotImplemented
+
+    def __hash__(self):
+        # The canonical string and the parts determine each other, and a str
+        # keeps its hash: both implementations hash JIDs this way.
+        return hash(self._str)
+
+    def __reduce__(self):
+        return (_unpickle, (self.localpart, self.domainpart, self.resourcepart))
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+def _unpickle(localpart, domainpart, resourcepart):
+    # Pickles come from JIDs that were already enforced, but not necessarily
+    # by this process or this Unicode version: enforce again.
+    return JID.from_parts(localpart, domainpart, resourcepart)
+
+
+_jid_py.register_jid_type(JID)
