@@ -50,6 +50,8 @@ class Pair:
     #: Every chunk that crossed the wire, as ("a>b" | "b>a", bytes).
     wire: list[tuple[str, bytes]] = field(default_factory=list)
     auto_tls: bool = True
+    #: What the pretend TLS layer reports to ``tls_started()`` on both sides.
+    channel_binding: tuple[str, bytes] | None = None
 
     def to_b(self, data: bytes) -> list[Any]:
         if not data:
@@ -83,8 +85,8 @@ class Pair:
                 and self.a.state is SessionState.STARTING_TLS
                 and self.b.state is SessionState.STARTING_TLS
             ):
-                self.b.tls_started()
-                self.to_b(self.a.tls_started())
+                self.b.tls_started(channel_binding=self.channel_binding)
+                self.to_b(self.a.tls_started(channel_binding=self.channel_binding))
                 moved = True
             if not moved:
                 return

@@ -81,6 +81,42 @@ def test_full_negotiation(StreamParser, mechanism):
     assert pair.a.state is pair.b.state is SessionState.CLOSED
 
 
+def test_channel_binding_uses_plus(StreamParser):
+    """With channel binding data from TLS on both sides, SCRAM-SHA-256-PLUS is offered and used."""
+    pair = Pair(
+        client(StreamParser),
+        server(StreamParser),
+        channel_binding=("tls-server-end-point", b"k" * 32),
+    )
+    pair.start()
+    assert pair.of(Authenticated, "b")[0].mechanism == "SCRAM-SHA-256-PLUS"
+    assert pair.a.state is SessionState.READY
+    mechs = [e.features.mechanisms for e in pair.of(FeaturesReceived, "a")][1]
+    assert mechs[:2] == ("SCRAM-SHA-256-PLUS", "SCRAM-SHA-256")
+
+
+def test_channel_binding_mismatch_fails(StreamParser):
+    """Different channel binding data on each side (a man in the middle): not-authorized."""
+    pair = Pair(client(StreamParser), server(StreamParser))
+    pair.to_b(pair.a.open())
+    pair.to_a(pair.b.data_to_send())
+    pair.to_b(pair.a.data_to_send())
+    pair.to_a(pair.b.data_to_send())
+    pair.b.tls_started(channel_binding=("tls-server-end-point", b"server-side"))
+    pair.to_b(pair.a.tls_started(channel_binding=("tls-server-end-point", b"client-side")))
+    pair.pump()
+    assert [e.condition for e in pair.of(AuthenticationFailed, "b")] == ["not-authorized"]
+    assert pair.a.authenticated is None
+
+
+def test_unsupported_channel_binding_type_is_refused(StreamParser):
+    """scramp has no tls-exporter: refused when given, not when SASL runs."""
+    with pytest.raises(LocalProtocolError):
+        client(StreamParser, tls_active=True, channel_binding=("tls-exporter", b"x"))
+    session = client(StreamParser, tls_active=True, channel_binding=("tls-unique", b"x"))
+    assert session.open().startswith(b"<?xml")
+
+
 def test_scram_prefers_the_strongest(StreamParser):
     pair = Pair(client(StreamParser), server(StreamParser)).start()
     assert pair.of(Authenticated, "b")[0].mechanism == "SCRAM-SHA-256"

@@ -155,6 +155,7 @@ class StreamSession:
             TLSPolicy.DISABLED if kind is StreamKind.LINK_LOCAL else TLSPolicy.REQUIRED
         )
         self._tls_active = tls_active
+        _check_channel_binding(channel_binding)
         self._channel_binding = channel_binding
         self._allow_plain = allow_plain_without_tls
         self._lang = lang
@@ -393,11 +394,13 @@ class StreamSession:
     def tls_started(self, *, channel_binding: tuple[str, bytes] | None = None) -> bytes:
         """The caller finished the TLS handshake: the stream restarts over TLS.
 
-        ``channel_binding`` is ``(type, data)`` from the TLS layer, e.g.
-        ``("tls-exporter", ssl_object.export_keying_material(...))`` or
-        ``("tls-unique", ssl_object.get_channel_binding())``: with it SCRAM's
-        ``-PLUS`` variants are offered and used.
+        ``channel_binding`` is ``(type, data)`` from the TLS layer: with it
+        SCRAM's ``-PLUS`` variants are offered and used. Types: ``tls-unique``
+        (TLS 1.2: ``ssl_object.get_channel_binding()``) and
+        ``tls-server-end-point`` (RFC 5929: the hash of the server's
+        certificate), the ones scramp implements.
         """
+        _check_channel_binding(channel_binding)
         self._fire(Trigger.TLS_STARTED)
         self._tls_active = True
         self._channel_binding = channel_binding
@@ -980,6 +983,16 @@ class StreamSession:
         self._outbox.append(binding.build_bind_result(request.iq_id, self._peer_jid))
         self._fire(Trigger.NEGOTIATED)
         events.append(StreamReady(jid=self._local, peer=self._peer_jid))
+
+
+def _check_channel_binding(channel_binding: tuple[str, bytes] | None) -> None:
+    if channel_binding is None:
+        return
+    kind, data = channel_binding
+    if kind not in ("tls-unique", "tls-server-end-point") or not isinstance(data, bytes):
+        raise LocalProtocolError(
+            f"channel binding must be ('tls-unique' or 'tls-server-end-point', bytes), not {kind!r}"
+        )
 
 
 def _build_failure(condition: str, text: str | None) -> bytes:
