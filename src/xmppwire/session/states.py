@@ -176,6 +176,8 @@ REFUSAL_CONDITIONS: Final[dict[tuple[Role, Trigger], str]] = {
     # RFC 6120 §4.9.3.12: data before authentication is not-authorized.
     (Role.RECEIVER, T.STANZA): "not-authorized",
     (Role.INITIATOR, T.STANZA): "unsupported-stanza-type",
+    # The receiving side spoke before we opened.
+    (Role.INITIATOR, T.HEADER): "bad-format",
 }
 
 
