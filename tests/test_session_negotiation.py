@@ -409,3 +409,23 @@ def test_send_serializes_elements_and_checks_characters(StreamParser):
     bad.text = "\ud800"
     with pytest.raises(LocalProtocolError):
         pair.a.send(bad)
+
+
+def test_invalid_resource_is_bad_request(StreamParser):
+    """A resource PRECIS refuses (a control character) gets bad-request; the client may retry."""
+    pair = Pair(client(StreamParser, jid="juliet@example.com"), server(StreamParser))
+    pair.to_b(pair.a.open())
+    request = pair.until_a_sends(b"xmpp-bind")
+    request = request.replace(
+        b"<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>",
+        (
+            "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>\u0085x</resource></bind>"
+        ).encode(),
+    )
+    events = pair.to_b(request)
+    assert [e.condition for e in events if type(e) is BindingFailed] == ["bad-request"]
+    reply = pair.b.data_to_send()
+    assert b"<bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>" in reply
+    assert b"type='modify'" in reply
+    assert [e.condition for e in pair.to_a(reply) if type(e) is BindingFailed] == ["bad-request"]
+    assert pair.b.state is SessionState.NEGOTIATING

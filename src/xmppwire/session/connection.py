@@ -119,9 +119,11 @@ class StreamSession:
       client's, raises ``binding.ResourceConflict`` to refuse).
 
     Both: ``tls`` (default ``REQUIRED`` for c2s and s2s, ``DISABLED`` for
-    link-local), ``tls_active`` (TLS from the first byte, XEP-0368),
-    ``allow_plain_without_tls``, ``lang``, ``close_timeout`` (seconds),
-    ``registry`` (link-local), ``parser_factory`` and ``limits``.
+    link-local), ``tls_active`` (TLS from the first byte, XEP-0368) with its
+    ``channel_binding``, ``allow_plain_without_tls``, ``lang``,
+    ``close_timeout`` (seconds), ``registry`` (link-local), ``parser_factory``
+    (a ``StreamParser`` class; the active implementation by default) and
+    ``limits``.
     """
 
     def __init__(
@@ -170,7 +172,8 @@ class StreamSession:
         self._authenticator = authenticator
         self._binder = binder
         self._max_auth_failures = max_auth_failures
-        self._domains = {_domain_key(d) for d in domains}
+        served = list(domains)
+        self._domains = {_domain_key(d) for d in served}
         self._username: str | None = None
         self._resource = resource
 
@@ -204,7 +207,7 @@ class StreamSession:
             else:
                 if not self._domains:
                     raise ValueError("the receiving side needs the domains it serves")
-                self._local = next(iter(domains))
+                self._local = served[0]
             self._peer = None
 
         factory = parser_factory
