@@ -1,0 +1,139 @@
+# Character classes of XML 1.0 (5th edition) and UTF-8 decoding for the
+# compiled scanners; included by them (needs uint32_t, uint64_t, memcpy).
+
+cdef extern from *:
+    """
+    /* Bit flags per byte value, filled in by the module at import. */
+    static unsigned char xw_cc[256];
+    """
+    unsigned char xw_cc[256]
+
+# xw_cc flags
+cdef enum:
+    CC_NAMESTART = 1   # ASCII NameStartChar other than ':'
+    CC_NAME = 2        # ASCII NameChar other than ':'
+    CC_WS = 4          # S: space, tab, CR, LF
+    CC_TEXT = 8        # stops the text scanner: '<' '&' ']', controls, non-ASCII
+    CC_VALUE = 16      # stops the attribute value scanner: '<' '&', controls, non-ASCII
+    CC_ILLEGAL = 32    # an ASCII control XML forbids
+
+
+cdef inline uint64_t load64(const unsigned char* p) noexcept nogil:
+    cdef uint64_t w
+    memcpy(&w, p, 8)
+    return w
+
+
+cdef inline bint word_has_text_special(uint64_t w) noexcept nogil:
+    # Any byte < 0x20, >= 0x80, '<', '&' or ']' (a filter: tab/CR/LF also hit).
+    cdef uint64_t ones = 0x0101010101010101ULL
+    cdef uint64_t high = 0x8080808080808080ULL
+    cdef uint64_t a = w ^ (ones * 0x3C)
+    cdef uint64_t b = w ^ (ones * 0x26)
+    cdef uint64_t c = w ^ (ones * 0x5D)
+    return (((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c)
+            | ((w - ones * 0x20) & ~w) | w) & high != 0
+
+
+cdef inline bint word_has_value_special(uint64_t w) noexcept nogil:
+    # Any byte < 0x20, >= 0x80, '<' or '&'.
+    cdef uint64_t ones = 0x0101010101010101ULL
+    cdef uint64_t high = 0x8080808080808080ULL
+    cdef uint64_t a = w ^ (ones * 0x3C)
+    cdef uint64_t b = w ^ (ones * 0x26)
+    return (((a - ones) & ~a) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w) | w) & high != 0
+
+
+cdef inline int utf8_decode(const unsigned char* p, Py_ssize_t i, Py_ssize_t end,
+                            uint32_t* cp) noexcept nogil:
+    """Length of the UTF-8 sequence at p[i], 0 if `end` cuts it, -1 if invalid.
+
+    An invalid sequence is always reported at its first byte, as CPython's
+    decoder does (UnicodeDecodeError.start).
+    """
+    cdef unsigned int c = p[i]
+    cdef unsigned int c1, c2, c3, lo = 0x80, hi = 0xBF
+    if c < 0x80:
+        cp[0] = c
+        return 1
+    if c < 0xC2:
+        return -1
+    if c < 0xE0:
+        if i + 1 >= end:
+            return 0
+        c1 = p[i + 1]
+        if c1 < 0x80 or c1 > 0xBF:
+            return -1
+        cp[0] = ((c & 0x1F) << 6) | (c1 & 0x3F)
+        return 2
+    if c < 0xF0:
+        if c == 0xE0:
+            lo = 0xA0
+        elif c == 0xED:
+            hi = 0x9F
+        if i + 1 >= end:
+            return 0
+        c1 = p[i + 1]
+        if c1 < lo or c1 > hi:
+            return -1
+        if i + 2 >= end:
+            return 0
+        c2 = p[i + 2]
+        if c2 < 0x80 or c2 > 0xBF:
+            return -1
+        cp[0] = ((c & 0x0F) << 12) | ((c1 & 0x3F) << 6) | (c2 & 0x3F)
+        return 3
+    if c < 0xF5:
+        if c == 0xF0:
+            lo = 0x90
+        elif c == 0xF4:
+            hi = 0x8F
+        if i + 1 >= end:
+            return 0
+        c1 = p[i + 1]
+        if c1 < lo or c1 > hi:
+            return -1
+        if i + 2 >= end:
+            return 0
+        c2 = p[i + 2]
+        if c2 < 0x80 or c2 > 0xBF:
+            return -1
+        if i + 3 >= end:
+            return 0
+        c3 = p[i + 3]
+        if c3 < 0x80 or c3 > 0xBF:
+            return -1
+        cp[0] = ((c & 0x07) << 18) | ((c1 & 0x3F) << 12) | ((c2 & 0x3F) << 6) | (c3 & 0x3F)
+        return 4
+    return -1
+
+
+cdef inline bint is_xml_char(uint32_t c) noexcept nogil:
+    if c < 0x20:
+        return c == 0x9 or c == 0xA or c == 0xD
+    if c <= 0xD7FF:
+        return True
+    if c < 0xE000:
+        return False
+    if c <= 0xFFFD:
+        return True
+    return 0x10000 <= c <= 0x10FFFF
+
+
+cdef inline bint is_name_start(uint32_t c) noexcept nogil:
+    # XML 1.0 5th edition NameStartChar, ':' excluded (names are QNames).
+    if c < 0x80:
+        return (xw_cc[c] & CC_NAMESTART) != 0
+    return ((0xC0 <= c <= 0xD6) or (0xD8 <= c <= 0xF6) or (0xF8 <= c <= 0x2FF)
+            or (0x370 <= c <= 0x37D) or (0x37F <= c <= 0x1FFF)
+            or (0x200C <= c <= 0x200D) or (0x2070 <= c <= 0x218F)
+            or (0x2C00 <= c <= 0x2FEF) or (0x3001 <= c <= 0xD7FF)
+            or (0xF900 <= c <= 0xFDCF) or (0xFDF0 <= c <= 0xFFFD)
+            or (0x10000 <= c <= 0xEFFFF))
+
+
+cdef inline bint is_name_char(uint32_t c) noexcept nogil:
+    if c < 0x80:
+        return (xw_cc[c] & CC_NAME) != 0
+    return (is_name_start(c) or c == 0xB7 or (0x300 <= c <= 0x36F)
+            or (0x203F <= c <= 0x2040))
