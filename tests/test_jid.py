@@ -23,8 +23,9 @@ def JID(impl):
 
 
 def _full_path(text: str) -> tuple | None:
+    # every part through precis-i18n and idna, ASCII included
     try:
-        return _jid_rules.enforce(text)
+        return _jid_rules.enforce(text, shortcut=False)
     except InvalidJID:
         return None
 

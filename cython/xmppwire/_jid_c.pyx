@@ -73,7 +73,7 @@ _fill_classes()
 _PyJID = _jid_py.JID
 _enforce = _jid_rules.enforce
 _enforce_resourcepart = _jid_rules.enforce_resourcepart
-_enforce_parts = _jid_py._enforce_parts
+_enforce_parts = _jid_rules.enforce_parts
 _split = _jid_rules.split
 
 
@@ -411,7 +411,9 @@ cdef class JID:
         cdef JID jid
         if resourcepart is None:
             return self.bare
-        if not (type(resourcepart) is str and _ascii_resourcepart(<str>resourcepart)):
+        if type(resourcepart) is not str:
+            raise TypeError(f"a resourcepart is a str, not {type(resourcepart).__name__}")
+        if not _ascii_resourcepart(<str>resourcepart):
             resourcepart = _enforce_resourcepart(resourcepart)
         jid = JID.__new__(JID, _RAW)
         jid._str = PyUnicode_Substring(self._str, 0, self._slash) + "/" + <str>resourcepart

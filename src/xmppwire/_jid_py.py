@@ -2,14 +2,14 @@
 
 Nearly every JID on the wire is ASCII. For those, RFC 7622 comes down to a
 split, a few character-class checks and lowercasing (see docs/jid.md), done
-here with compiled regular expressions; anything the fast path does not
+here with compiled regular expressions (shared with the complete path, as
+shortcuts for ASCII parts); anything the fast path does not
 accept, including every invalid input, goes to the complete PRECIS/IDNA path
 in ``_jid_rules`` so that both paths give the same answers.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from typing import Any, Final
 
@@ -29,38 +29,9 @@ __all__ = [
 #: Parsed JIDs kept by default, per implementation.
 DEFAULT_CACHE_SIZE: Final = 4096
 
-_MAX: Final = _jid_rules.MAX_PART_OCTETS
-
-# Printable ASCII is PVALID in both PRECIS classes (RFC 8264 §9.11, ASCII7),
-# except that IdentifierClass has no space; RFC 7622 §3.3.1 removes " & ' / : < > @.
-_LOCAL_RE: Final = re.compile(r"[!#-%(-.0-9;=?A-~]{1,1023}", re.ASCII)
-_RESOURCE_RE: Final = re.compile(r"[ -~]{1,1023}", re.ASCII)
-# NR-LDH labels (RFC 5890 §2.3.1): no hyphen first or last, none in both the
-# third and fourth positions, since "xn--" labels need the A-label checks.
-_LABEL = r"(?![a-zA-Z0-9-]{2}--)[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-_DOMAIN_RE: Final = re.compile(rf"{_LABEL}(?:\.{_LABEL})*", re.ASCII)
-
-
-def _ascii_localpart(local: str) -> str | None:
-    if local.isascii() and _LOCAL_RE.fullmatch(local) is not None:
-        return local.lower()
-    return None
-
-
-def _ascii_domainpart(domain: str) -> str | None:
-    if not domain.isascii():
-        return None
-    if domain.endswith("."):
-        domain = domain[:-1]
-    if len(domain) > _MAX or _DOMAIN_RE.fullmatch(domain) is None:
-        return None
-    return domain.lower()
-
-
-def _ascii_resourcepart(resource: str) -> str | None:
-    if resource.isascii() and _RESOURCE_RE.fullmatch(resource) is not None:
-        return resource
-    return None
+_ascii_localpart = _jid_rules.ascii_localpart
+_ascii_domainpart = _jid_rules.ascii_domainpart
+_ascii_resourcepart = _jid_rules.ascii_resourcepart
 
 
 def parse_ascii(jid: str) -> tuple[str | None, str, str | None] | None:
@@ -87,28 +58,6 @@ def parse_ascii(jid: str) -> tuple[str | None, str, str | None] | None:
     else:
         resource = None
     return local, enforced_domain, resource
-
-
-def _enforce_parts(
-    local: str | None, domain: str, resource: str | None
-) -> tuple[str | None, str, str | None]:
-    for part in (local, domain, resource):
-        if part is not None and not isinstance(part, str):
-            raise TypeError(f"JID parts are str, not {type(part).__name__}")
-    if domain is None:
-        raise TypeError("a JID needs a domainpart")
-    enforced = (
-        None if local is None else _ascii_localpart(local),
-        _ascii_domainpart(domain),
-        None if resource is None else _ascii_resourcepart(resource),
-    )
-    if (
-        enforced[1] is None
-        or (local is not None and enforced[0] is None)
-        or (resource is not None and enforced[2] is None)
-    ):
-        return _jid_rules.enforce_parts(local, domain, resource)
-    return enforced  # type: ignore[return-value]
 
 
 class _Cache:
@@ -240,7 +189,7 @@ class JID:
         cls, localpart: str | None, domainpart: str, resourcepart: str | None = None
     ) -> JID:
         """Build a JID from its parts, enforcing each; ``None`` leaves a part out."""
-        return cls._make(*_enforce_parts(localpart, domainpart, resourcepart))
+        return cls._make(*_jid_rules.enforce_parts(localpart, domainpart, resourcepart))
 
     @staticmethod
     def split(jid: str) -> tuple[str | None, str, str | None]:
@@ -277,9 +226,9 @@ class JID:
         """This JID with another resourcepart (enforced), or none for ``None``."""
         if resourcepart is None:
             return self.bare
-        enforced = _ascii_resourcepart(resourcepart)
-        if enforced is None:
-            enforced = _jid_rules.enforce_resourcepart(resourcepart)
+        if type(resourcepart) is not str:
+            raise TypeError(f"a resourcepart is a str, not {type(resourcepart).__name__}")
+        enforced = _jid_rules.enforce_resourcepart(resourcepart)
         return self._make(self._localpart, self._domainpart, enforced)
 
     def __str__(self) -> str:

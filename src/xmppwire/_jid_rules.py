@@ -26,6 +26,9 @@ from .errors import InvalidJID
 __all__ = [
     "EXCLUDED_LOCALPART_CHARACTERS",
     "MAX_PART_OCTETS",
+    "ascii_domainpart",
+    "ascii_localpart",
+    "ascii_resourcepart",
     "enforce",
     "enforce_domainpart",
     "enforce_localpart",
@@ -80,6 +83,44 @@ _IP_LITERAL_RE: Final = re.compile(rf"\[(?:{_IPV6}|{_IPVFUTURE})\]", re.ASCII)
 
 _RTL_BIDI_CLASSES: Final = frozenset({"R", "AL", "AN"})
 
+# What the rules come to on ASCII, used as shortcuts for ASCII parts (see
+# docs/jid.md). Printable ASCII is PVALID in both PRECIS classes (RFC 8264
+# §9.11, ASCII7) except that IdentifierClass has no space, and RFC 7622 §3.3.1
+# removes " & ' / : < > @ from localparts; IDNA2008 leaves ASCII labels with
+# the NR-LDH form (RFC 5890 §2.3.1): letters, digits and hyphens, no hyphen
+# first or last, and none in both the third and fourth positions, which
+# "xn--" A-labels have and which the complete path handles.
+_ASCII_LOCAL_RE: Final = re.compile(r"[!#-%(-.0-9;=?A-~]{1,1023}", re.ASCII)
+_ASCII_RESOURCE_RE: Final = re.compile(r"[ -~]{1,1023}", re.ASCII)
+_LDH_LABEL = r"(?![a-zA-Z0-9-]{2}--)[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+_LDH_LABEL_RE: Final = re.compile(_LDH_LABEL, re.ASCII)
+_LDH_DOMAIN_RE: Final = re.compile(rf"{_LDH_LABEL}(?:\.{_LDH_LABEL})*", re.ASCII)
+
+
+def ascii_localpart(localpart: str) -> str | None:
+    """The enforced form of an ASCII localpart, or ``None`` if the complete rules must decide."""
+    if localpart.isascii() and _ASCII_LOCAL_RE.fullmatch(localpart) is not None:
+        return localpart.lower()
+    return None
+
+
+def ascii_domainpart(domainpart: str) -> str | None:
+    """The enforced form of an ASCII domainpart of NR-LDH labels, or ``None``."""
+    if not domainpart.isascii():
+        return None
+    if domainpart.endswith("."):
+        domainpart = domainpart[:-1]
+    if len(domainpart) > MAX_PART_OCTETS or _LDH_DOMAIN_RE.fullmatch(domainpart) is None:
+        return None
+    return domainpart.lower()
+
+
+def ascii_resourcepart(resourcepart: str) -> str | None:
+    """The enforced form of an ASCII resourcepart, or ``None``."""
+    if resourcepart.isascii() and _ASCII_RESOURCE_RE.fullmatch(resourcepart) is not None:
+        return resourcepart
+    return None
+
 
 def split(jid: str) -> tuple[str | None, str, str | None]:
     """Split ``jid`` into (localpart, domainpart, resourcepart), without validation.
@@ -130,8 +171,15 @@ def _check_octets(part: str, value: str) -> None:
         raise _too_long(part, value)
 
 
-def enforce_localpart(localpart: str) -> str:
-    """Apply RFC 7622 §3.3 to a localpart: UsernameCaseMapped, minus eight characters."""
+def enforce_localpart(localpart: str, *, shortcut: bool = True) -> str:
+    """Apply RFC 7622 §3.3 to a localpart: UsernameCaseMapped, minus eight characters.
+
+    ``shortcut=False`` sends ASCII through the libraries too (for tests).
+    """
+    if shortcut:
+        enforced = ascii_localpart(localpart)
+        if enforced is not None:
+            return enforced
     if not localpart:
         raise _empty("localpart")
     if len(localpart) > _MAX_INPUT_CODE_POINTS:
@@ -151,8 +199,15 @@ def enforce_localpart(localpart: str) -> str:
     return enforced
 
 
-def enforce_resourcepart(resourcepart: str) -> str:
-    """Apply RFC 7622 §3.4 to a resourcepart: the OpaqueString profile."""
+def enforce_resourcepart(resourcepart: str, *, shortcut: bool = True) -> str:
+    """Apply RFC 7622 §3.4 to a resourcepart: the OpaqueString profile.
+
+    ``shortcut=False`` sends ASCII through the library too (for tests).
+    """
+    if shortcut:
+        enforced = ascii_resourcepart(resourcepart)
+        if enforced is not None:
+            return enforced
     if not resourcepart:
         raise _empty("resourcepart")
     if len(resourcepart) > _MAX_INPUT_CODE_POINTS:
@@ -182,7 +237,7 @@ def _idna_error(domain: str, label: str, err: UnicodeError) -> InvalidJID:
     )
 
 
-def _enforce_label(domain: str, label: str) -> str:
+def _enforce_label(domain: str, label: str, shortcut: bool) -> str:
     if not label:
         raise InvalidJID(
             f"domainpart {domain!r} has an empty label", part="domainpart", rule="empty-label"
@@ -193,6 +248,8 @@ def _enforce_label(domain: str, label: str) -> str:
             part="domainpart",
             rule="label-too-long",
         )
+    if shortcut and _LDH_LABEL_RE.fullmatch(label) is not None:
+        return label
     try:
         if not label.isascii():
             # alabel() validates the U-label and measures its A-label form.
@@ -210,8 +267,15 @@ def _enforce_label(domain: str, label: str) -> str:
         raise _idna_error(domain, label, err) from None
 
 
-def enforce_domainpart(domainpart: str) -> str:
-    """Apply RFC 7622 §3.2 to a domainpart; A-labels come back as U-labels."""
+def enforce_domainpart(domainpart: str, *, shortcut: bool = True) -> str:
+    """Apply RFC 7622 §3.2 to a domainpart; A-labels come back as U-labels.
+
+    ``shortcut=False`` sends ASCII labels through idna too (for tests).
+    """
+    if shortcut:
+        enforced = ascii_domainpart(domainpart)
+        if enforced is not None:
+            return enforced
     # RFC 7622 §3.2: one trailing dot goes before any other step.
     domain = domainpart[:-1] if domainpart.endswith(".") else domainpart
     if not domain:
@@ -229,11 +293,13 @@ def enforce_domainpart(domainpart: str) -> str:
     if _IPV4_RE.fullmatch(domain) is not None:
         return domain
     mapped = _rfc5895_map(domain)
-    labels = [_enforce_label(domainpart, label) for label in mapped.split(".")]
+    labels = [_enforce_label(domainpart, label, shortcut) for label in mapped.split(".")]
     # RFC 5893 §2: once any label holds a right-to-left character, every label
     # of the name must pass the Bidi Rule; idna checks each label on its own.
-    if len(labels) > 1 and any(
-        unicodedata.bidirectional(char) in _RTL_BIDI_CLASSES for char in mapped
+    if (
+        len(labels) > 1
+        and not mapped.isascii()
+        and any(unicodedata.bidirectional(char) in _RTL_BIDI_CLASSES for char in mapped)
     ):
         for label in labels:
             try:
@@ -246,18 +312,31 @@ def enforce_domainpart(domainpart: str) -> str:
 
 
 def enforce_parts(
-    localpart: str | None, domainpart: str, resourcepart: str | None
+    localpart: str | None,
+    domainpart: str,
+    resourcepart: str | None,
+    *,
+    shortcut: bool = True,
 ) -> tuple[str | None, str, str | None]:
     """Enforce each present part; ``None`` means the part is absent."""
+    for part in (localpart, domainpart, resourcepart):
+        if part is not None and type(part) is not str:
+            raise TypeError(f"JID parts are str, not {type(part).__name__}")
+    if domainpart is None:
+        raise TypeError("a JID needs a domainpart")
     return (
-        None if localpart is None else enforce_localpart(localpart),
-        enforce_domainpart(domainpart),
-        None if resourcepart is None else enforce_resourcepart(resourcepart),
+        None if localpart is None else enforce_localpart(localpart, shortcut=shortcut),
+        enforce_domainpart(domainpart, shortcut=shortcut),
+        None if resourcepart is None else enforce_resourcepart(resourcepart, shortcut=shortcut),
     )
 
 
-def enforce(jid: str) -> tuple[str | None, str, str | None]:
-    """Split and enforce a whole JID string: the complete (slow) path."""
-    if not isinstance(jid, str):
+def enforce(jid: str, *, shortcut: bool = True) -> tuple[str | None, str, str | None]:
+    """Split and enforce a whole JID string: the complete (slow) path.
+
+    With ``shortcut=False`` every part goes through precis-i18n and idna, even
+    ASCII: the reference the fast paths are tested against.
+    """
+    if type(jid) is not str:
         raise TypeError(f"a JID is parsed from str, not {type(jid).__name__}")
-    return enforce_parts(*split(jid))
+    return enforce_parts(*split(jid), shortcut=shortcut)
