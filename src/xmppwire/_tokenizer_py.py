@@ -12,6 +12,7 @@ path, which then finds the same events or the first error exactly.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable
 
 from . import _xmlchars as xc
@@ -167,6 +168,102 @@ def _declarations(attrs: list[tuple[str, str]]) -> dict[str | None, str] | None:
     return own
 
 
+# -- the fast path's patterns -------------------------------------------------------------------
+
+#: Nesting the fast pattern covers; deeper elements go the exact way.
+_FAST_DEPTH = 8
+#: An element cut by the end of the data and not longer than this waits to be matched whole
+#: when more arrives; a longer one goes the exact way, which never scans a byte twice.
+_FAST_RETRY_BYTES = 2048
+_FAST_FIRST = frozenset(b"< \t\r\n")
+# A possessive quantifier spares backtracking where the next byte decides anyway.
+_PLUS = "+" if sys.version_info >= (3, 11) else ""
+_FAST_CACHE: dict[tuple[int, int, int, int], re.Pattern[bytes]] = {}
+_NAMES: dict[bytes, str] = {}
+# Attributes one after the other, as the fast pattern has matched them.
+_FAST_ATTRIBUTE = re.compile(
+    rb"[ \t\r\n]+([^ \t\r\n=]+)[ \t\r\n]*=[ \t\r\n]*(?:'([^']*)'|\"([^\"]*)\")"
+)
+# The attribute names of one start tag, as the fast pattern has matched it.
+_FAST_ATTRIBUTE_NAME = re.compile(rb"[ \t\r\n]([^ \t\r\n=]+)[ \t\r\n]*=[ \t\r\n]*['\"]")
+# Start tags with two '=' or more: the only ones that can repeat an attribute. (The fast
+# pattern keeps '<' and '>' out of attribute values, so a tag is '<' to the next '>'.)
+_FAST_MULTI_ATTRIBUTE = re.compile(rb"<[A-Za-z_][^<>=]*=[^<>=]*=[^<>]*>")
+# C0 controls but tab, LF and CR become 0, every other byte 1: a quick test for them.
+_FAST_CONTROL = bytes(0 if b < 0x20 and b not in (9, 10, 13) else 1 for b in range(256))
+_FAST_BAD_AMP = re.compile(rb"&(?!(?:lt|gt|amp|apos|quot|#[0-9]+|#x[0-9a-fA-F]+);)")
+_FAST_CHARREF = re.compile(rb"&#(?:([0-9]+)|x([0-9a-fA-F]+));")
+# A default namespace written with a reference, or set to a reserved URI.
+_FAST_BAD_XMLNS = re.compile(
+    rb"xmlns[ \t\r\n]*=[ \t\r\n]*(?:'[^']*?(?:&|http://www\.w3\.org/(?:XML/1998/namespace|2000/xmlns/)')"
+    rb"|\"[^\"]*?(?:&|http://www\.w3\.org/(?:XML/1998/namespace|2000/xmlns/)\"))"
+)
+
+
+def _fast_pattern(limits: Limits) -> re.Pattern[bytes]:
+    """Whitespace, then one whole element of ASCII names with no prefix but ``xml:`` on
+    attributes, no ``<``/``>`` in attribute values, no CDATA, comments or PIs, within the
+    limits a pattern can count. Group 1 is the element, 2 its name, 3 its attributes."""
+    depth = min(_FAST_DEPTH, limits.max_depth)
+    key = (depth, limits.max_attributes, limits.max_name_bytes, limits.max_attribute_value_bytes)
+    pattern = _FAST_CACHE.get(key)
+    if pattern is not None:
+        return pattern
+    _, max_attrs, max_name, max_value = key
+    ws = r"[ \t\r\n]"
+    name = rf"[A-Za-z_][A-Za-z0-9_.\-]{{0,{max_name - 1}}}"
+    attr_name = name
+    if max_name > 4:
+        attr_name = rf"(?:xml:[A-Za-z_][A-Za-z0-9_.\-]{{0,{max_name - 5}}}|{name})"
+    value = f"(?:'[^'<>]{{0,{max_value}}}'|\"[^\"<>]{{0,{max_value}}}\")"
+    attrs = f"(?:{ws}+{attr_name}{ws}*={ws}*{value}){{0,{max_attrs}}}"
+    text = f"[^<]*{_PLUS}"
+
+    def element(level: int) -> str:
+        if level == 0:
+            return "(?!)"
+        if level == depth:
+            head = f"<(?P<n0>{name})({attrs})"
+            end_name = "(?P=n0)"
+        else:
+            head = f"<(?P<n{level}>{name}){attrs}"
+            end_name = f"(?P=n{level})"
+        inner = element(level - 1)
+        return f"{head}{ws}*(?:/>|>{text}(?:{inner}{text})*</{end_name}{ws}*>)"
+
+    pattern = re.compile(f"{ws}*({element(depth)})".encode())
+    _FAST_CACHE[key] = pattern
+    return pattern
+
+
+def _fast_span_ok(span: bytes) -> bool:
+    """What the fast pattern leaves out, checked over a whole run of elements at once."""
+    if not span.isascii():
+        try:
+            span.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        if b"\xef\xbf\xbe" in span or b"\xef\xbf\xbf" in span:
+            return False
+    if b"\x00" in span.translate(_FAST_CONTROL) or b"]]>" in span:
+        return False
+    if b"&" in span:
+        if _FAST_BAD_AMP.search(span) is not None:
+            return False
+        if b"&#" in span:
+            for dec, hexa in _FAST_CHARREF.findall(span):
+                digits = (dec or hexa).lstrip(b"0")
+                if len(digits) > 7 or not xc.legal_char(int(digits or b"0", 10 if dec else 16)):
+                    return False
+    if b"xmlns" in span and _FAST_BAD_XMLNS.search(span) is not None:
+        return False
+    for tag in _FAST_MULTI_ATTRIBUTE.findall(span):
+        names = _FAST_ATTRIBUTE_NAME.findall(tag)
+        if len(set(names)) != len(names):
+            return False
+    return True
+
+
 class StreamParser:
     """Splits one direction of an XMPP stream into events; see docs/stream-parser.md."""
 
@@ -294,6 +391,13 @@ class StreamParser:
     def _end_of_input(self) -> None:
         if self._state == _CLOSED or (self._state == _PROLOG and not self._prolog_content):
             return
+        if self._state == _ROOT and self._pos < len(self._buf):
+            # An element the fast path left waiting: a complete token in it may be in error.
+            self._fast = False
+            try:
+                self._parse(self._buf, [])
+            finally:
+                self._fast = True
         raise _Fail(_NWF, "end of input inside the stream", self._received)
 
     # -- token helpers ----------------------------------------------------------------------
@@ -519,7 +623,7 @@ class StreamParser:
                     return
             elif state == _ROOT:
                 if self._fast and not self._fast_path(buf, n, events):
-                    continue
+                    return
                 if not self._root(buf, n, events):
                     return
             elif state == _PROLOG:
@@ -789,4 +893,76 @@ class StreamParser:
     # -- the fast path ----------------------------------------------------------------------
 
     def _fast_path(self, buf: bytearray, n: int, events: list[ParserEvent]) -> bool:
-        return True
+        """Take every complete, common top-level element at ``_pos``.
+
+        Nothing is reported unless the whole run it matched passes the checks the
+        pattern leaves out; otherwise the exact path redoes that run from its start.
+        Returns False to wait for more data: the element at ``_pos`` is certainly
+        incomplete and small, and the fast pattern will try it again whole.
+        """
+        start = i = self._pos
+        if start >= n or buf[start] not in _FAST_FIRST:
+            return True
+        element_at = _fast_pattern(self._limits).match
+        max_stanza = self._limits.max_stanza_bytes
+        header = self._header
+        default_ns = self._header_scope.get(None, "")
+        pause_after = self._pause_after
+        names = _NAMES
+        found: list[ParserEvent] = []
+        paused = False
+        while True:
+            match = element_at(buf, i)
+            if match is None:
+                break
+            at, end = match.span(1)
+            if end - at > max_stanza:
+                break
+            raw, name_bytes, attrs = match.group(1, 2, 3)
+            if at != i:
+                found.append(WhitespaceReceived(raw=bytes(buf[i:at])))
+            name = names.get(name_bytes)
+            if name is None:
+                name = names[name_bytes] = name_bytes.decode("ascii")
+            ns = default_ns
+            if b"xmlns" in attrs:
+                for attr, single, double in _FAST_ATTRIBUTE.findall(attrs):
+                    if attr == b"xmlns":
+                        # findall gives b"" for the quote style not used.
+                        ns = attribute_value((single + double).decode("utf-8", "replace"))
+            found.append(ElementReceived(namespace=ns, name=name, raw=raw, header=header))
+            i = end
+            if pause_after and (ns, name) in pause_after:
+                paused = True
+                break
+        if i != start:
+            if not _fast_span_ok(bytes(buf[start:i])):
+                return True
+            events += found
+            self._pos = self._tok = i
+            if paused:
+                self._pause(buf, i)
+                return False
+        if i < n and buf[i] in _WS:
+            j = _WS_RUN.match(buf, i).end()
+            events.append(WhitespaceReceived(raw=bytes(buf[i:j])))
+            self._pos = self._tok = i = j
+        return not self._incomplete_element(buf, i, n)
+
+    def _incomplete_element(self, buf: bytearray, i: int, n: int) -> bool:
+        """Whether ``buf[i:n]`` is the beginning of a top-level element that certainly goes on
+        and is short enough to be matched again whole when more arrives."""
+        if n - i > min(_FAST_RETRY_BYTES, self._limits.max_stanza_bytes) or n - i < 2:
+            return False
+        if buf[i] != 0x3C or buf[i + 1] in b"/!?":
+            return False
+        name = _PI_RUN.match(buf, i + 1).end()
+        if name >= n:
+            return True
+        _, end = self._extent(buf, i, n)
+        self._scan = self._quote = 0
+        if end < 0:
+            return True
+        if buf[end - 2] == 0x2F:
+            return False
+        return buf.find(b"</" + buf[i + 1 : name], end) < 0
