@@ -295,14 +295,16 @@ test_installed() {
     cp -R "$src/tests" "$src/pyproject.toml" "$dir/run/"
     (
         cd "$dir/run" &&
-            "$dir/venv/bin/python" "$WORK/where.py" "$expected" &&
+            "$dir/venv/bin/python" "$WORK/where.py" "$expected" >"$dir/where.log" 2>&1 &&
             XMPPWIRE_EXPECT_IMPLEMENTATION=$expected "$dir/venv/bin/python" -m pytest \
-                -p no:cacheprovider -rs --ignore=tests/test_packaging.py \
+                -p no:cacheprovider --ignore=tests/test_packaging.py \
                 "$@" "${PYTEST_EXTRA[@]}" tests >"$dir/pytest.log" 2>&1
     ) || {
-        tail -n 60 "$dir/pytest.log" >&2 || true
+        cat "$dir/where.log" >&2
+        tail -n 60 "$dir/pytest.log" >&2 2>/dev/null || true
         return 1
     }
+    cat "$dir/where.log"
 }
 
 # --- compiled wheels, one per interpreter ---------------------------------------
@@ -349,6 +351,8 @@ for python in "${PYTHONS[@]}"; do
     detail=$(cat "$dir/wheel-name" 2>/dev/null || echo "no wheel")
     if [ -f "$dir/test/pytest.log" ]; then
         detail="$detail: $(pytest_summary "$dir/test/pytest.log")"
+    elif [ -s "$dir/test/where.log" ]; then
+        detail="$detail: $(tail -n 1 "$dir/test/where.log")"
     fi
     if [ "$status" -eq 0 ]; then
         record ok "$label compiled wheel" "$detail"
@@ -390,7 +394,11 @@ if [ -n "$PURE_WHEEL" ]; then
         status=$?
         set -e
         log=$WORK/runs/$label-pure/pytest.log
-        detail=$( [ -f "$log" ] && pytest_summary "$log" || echo "not run")
+        if [ -f "$log" ]; then
+            detail=$(pytest_summary "$log")
+        else
+            detail=$(tail -n 1 "$WORK/runs/$label-pure/where.log" 2>/dev/null || echo "not run")
+        fi
         if [ "$status" -eq 0 ]; then
             record ok "$label pure wheel" "$detail"
         else
