@@ -57,6 +57,6 @@ def impl(request: pytest.FixtureRequest) -> _impl.Implementation:
     return available[request.param]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def StreamParser(impl: _impl.Implementation) -> type:
     return impl.tokenizer.StreamParser
