@@ -32,6 +32,7 @@ import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from typing import Any, Final
+from xml.sax.saxutils import escape as xml_escape
 
 from slixmpp.xmlstream.tostring import tostring
 from slixmpp.xmlstream.xmlstream import XMLStream
@@ -57,6 +58,7 @@ RESTART_POINTS: Final[frozenset[tuple[str, str]]] = frozenset(
 )
 
 _STREAM_TAG: Final = f"{{{STREAMS_NS}}}stream"
+STREAM_ERRORS_NS: Final = "urn:ietf:params:xml:ns:xmpp-streams"
 
 # slixmpp's methods as they are, whatever install() does later.
 _SLIXMPP_INIT_PARSER: Final = XMLStream.__dict__["init_parser"]
@@ -154,13 +156,14 @@ def _fail(self: Any, parser: Any, error: RemoteProtocolError, data: bytes) -> No
     """Answer a broken stream as slixmpp does, with the condition that names the fault."""
     log.error("Parse error: %s in %r", error, data)
     self._xmppwire_failed_parser = parser
-    # slixmpp's stanza modules import xmlstream: import at use, as slixmpp does.
-    from slixmpp.stanza.stream_error import StreamError
-
-    stream_error = StreamError()
-    stream_error["condition"] = error.condition
-    stream_error["text"] = error.message
-    self.send(stream_error)
+    # Queued behind what slixmpp already means to send, as its own stream
+    # error would be; written out by hand because slixmpp 1.17 serializes
+    # its StreamError stanza as <stream:stream:error>, which no peer can parse.
+    stream_error = (
+        f"<stream:error><{error.condition} xmlns='{STREAM_ERRORS_NS}'/>"
+        f"<text xmlns='{STREAM_ERRORS_NS}'>{xml_escape(str(error))}</text></stream:error>"
+    )
+    self.waiting_queue.put_nowait((stream_error, False))
     self.disconnect()
 
 
