@@ -46,13 +46,12 @@ if os.environ.get("XMPPWIRE_SUITE_ACCELERATE") == "1":
     from slixmpp.xmlstream.xmlstream import XMLStream
     from xmppwire.integrations import slixmpp as accelerator
 
-    class CountingStreamParser(xmppwire.StreamParser):
-        def __init__(self, *args, **kwargs):
-            global _streams
-            super().__init__(*args, **kwargs)
-            _streams += 1
+    def counting_stream_parser(*args, **kwargs):
+        global _streams
+        _streams += 1
+        return xmppwire.StreamParser(*args, **kwargs)
 
-    accelerator.install(parser_class=CountingStreamParser)
+    accelerator.install(parser_class=counting_stream_parser)
 
     def pytest_report_header(config):
         return f"xmppwire accelerator installed ({xmppwire.IMPLEMENTATION} StreamParser)"
@@ -138,6 +137,9 @@ def run_suite(root: Path, plugins: Path, extras: Path, *, accelerate: bool, pure
             " in " in line and ("passed" in line or "failed" in line) and line[:1].isdigit()
         ):
             print(line)
+    if not junit.exists():
+        print(log.read_text(errors="replace")[-3000:])
+        raise SystemExit(f"pytest wrote no results ({label}); see {log}")
     return outcomes(junit)
 
 

@@ -496,12 +496,22 @@ def test_uninstall_restores_slixmpp_exactly(
 def test_mixin_accelerates_one_class_only(
     impl: Implementation, loop: asyncio.AbstractEventLoop
 ) -> None:
+    made: list[Any] = []
+
+    def make_parser(**kwargs: Any) -> Any:
+        # A plain function as the factory: it must not be bound as a method.
+        made.append(impl.tokenizer.StreamParser(**kwargs))
+        return made[-1]
+
     class FastClient(accelerator.XMPPWireStream, ClientXMPP):
-        xmppwire_parser_class = impl.tokenizer.StreamParser
+        xmppwire_parser_class = make_parser
+        xmppwire_limits = Limits(max_stanza_bytes=100_000)
 
     fast = FastClient("juliet@example.com/balcony", "r0m30", loop=loop)
     fast.connection_made(RecordingTransport())
-    assert isinstance(fast.parser, impl.tokenizer.StreamParser)
+    assert made == [fast.parser]
+    assert fast.parser.limits.max_stanza_bytes == 100_000
+    assert fast.parser.pause_after == accelerator.RESTART_POINTS
     received: list[str] = []
     fast.add_filter("in", lambda stanza: received.append(stanza["id"]) or stanza)
     fast.data_received(CORPUS)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 from xml.sax.saxutils import escape as xml_escape
 
@@ -65,16 +65,23 @@ _SLIXMPP_INIT_PARSER: Final = XMLStream.__dict__["init_parser"]
 _SLIXMPP_DATA_RECEIVED: Final = XMLStream.__dict__["data_received"]
 
 _limits: Limits = DEFAULT_LIMITS
-_parser_class: type[_DefaultStreamParser] = _DefaultStreamParser
+_parser_class: Callable[..., _DefaultStreamParser] = _DefaultStreamParser
 _installed: bool = False
+
+
+def _setting(stream: Any, name: str) -> Any:
+    # Looked up on the instance, then the class, without binding: a plain
+    # function given as the parser factory must not become a method.
+    found = vars(stream).get(name)
+    return found if found is not None else getattr(type(stream), name, None)
 
 
 def _init_parser(self: Any) -> None:
     """Start parsing a new stream from the peer: on connecting and on every restart."""
     self.xml_depth = 0
     self.xml_root = None
-    parser_class = getattr(self, "xmppwire_parser_class", None) or _parser_class
-    limits = getattr(self, "xmppwire_limits", None) or _limits
+    parser_class = _setting(self, "xmppwire_parser_class") or _parser_class
+    limits = _setting(self, "xmppwire_limits") or _limits
     self.parser = parser_class(limits=limits, pause_after=RESTART_POINTS)
 
 
@@ -175,19 +182,20 @@ class XMPPWireStream:
     """
 
     xmppwire_limits: Limits | None = None
-    xmppwire_parser_class: type[_DefaultStreamParser] | None = None
+    xmppwire_parser_class: Callable[..., _DefaultStreamParser] | None = None
 
     init_parser = _init_parser
     data_received = _data_received
 
 
 def install(
-    limits: Limits | None = None, *, parser_class: type[_DefaultStreamParser] | None = None
+    limits: Limits | None = None, *, parser_class: Callable[..., _DefaultStreamParser] | None = None
 ) -> None:
     """Make every slixmpp stream set up from now on parse with ``StreamParser``.
 
     ``limits`` bounds what a peer may send (default: ``Limits()``);
-    ``parser_class`` picks an implementation (default: ``xmppwire.StreamParser``).
+    ``parser_class`` picks an implementation (default: ``xmppwire.StreamParser``);
+    any callable taking ``limits`` and ``pause_after`` and returning a parser will do.
     Installing again only changes those settings.
     """
     global _limits, _parser_class, _installed

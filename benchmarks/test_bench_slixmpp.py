@@ -1,0 +1,185 @@
+"""slixmpp's receive path with and without xmppwire's accelerator, on the same chunks.
+
+Two measurements per corpus and chunk size:
+
+- ``slixmpp receive``: ``data_received`` through to slixmpp's stanza objects,
+  its stream handlers and an application's ``message`` handler, as a client
+  runs it. slixmpp's own per-stanza work (stanza classes, plugin lookups,
+  handler matching) is the same with and without the accelerator, so this
+  ratio is the speed-up a slixmpp user sees.
+- ``slixmpp split``: the same ``data_received`` with ``_spawn_event`` counting
+  instead of dispatching: the split into ElementTree elements alone, which is
+  the part the accelerator replaces.
+
+Run: ``pytest benchmarks/test_bench_slixmpp.py --benchmark-only --benchmark-group-by=group``.
+Timings are reported, never asserted; every run must deliver every element.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from xmppwire import _impl
+from xmppwire.bench.corpus import Corpus
+
+slixmpp = pytest.importorskip("slixmpp")
+
+from slixmpp import ClientXMPP  # noqa: E402
+
+from xmppwire.integrations import slixmpp as accelerator  # noqa: E402
+
+RECEIVERS = [
+    pytest.param(None, id="slixmpp"),
+    pytest.param("cython", id="xmppwire-c"),
+    pytest.param("python", id="xmppwire-py"),
+]
+LABELS = {None: "slixmpp (ElementTree)", "cython": "slixmpp + xmppwire (compiled)",
+          "python": "slixmpp + xmppwire (pure Python)"}
+
+
+class SinkTransport(asyncio.Transport):
+    """Swallows what slixmpp writes (iq errors it answers with, for instance)."""
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+
+class SplitOnly(ClientXMPP):  # type: ignore[misc]
+    """A client whose stanzas are counted where slixmpp would dispatch them."""
+
+    received = 0
+
+    def _spawn_event(self, xml: object) -> None:
+        self.received += 1
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    # slixmpp logs every stanza at DEBUG; a client in production doesn't.
+    logging.disable(logging.INFO)
+    try:
+        yield loop
+    finally:
+        logging.disable(logging.NOTSET)
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+@pytest.fixture(params=RECEIVERS)
+def receiver(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    name = request.param
+    if name is None:
+        yield None
+        return
+    found = _impl.implementations()
+    if name not in found:
+        pytest.skip(f"the {name} implementation is not importable here")
+    accelerator.install(parser_class=found[name].tokenizer.StreamParser)
+    try:
+        yield name
+    finally:
+        accelerator.uninstall()
+
+
+def _client(cls: type[ClientXMPP], loop: asyncio.AbstractEventLoop) -> ClientXMPP:
+    # Built once per benchmark, as a client is once per connection.
+    client = cls("romeo@example.net/orchard-4f2a", "secret", loop=loop)
+    client.connection_made(SinkTransport())
+    return client
+
+
+def _settle(loop: asyncio.AbstractEventLoop) -> None:
+    """Let the tasks slixmpp scheduled (feature negotiation) run, outside the timing."""
+
+    async def spin() -> None:
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+    loop.run_until_complete(spin())
+
+
+def _rounds(client: ClientXMPP, chunks: list[bytes]) -> Callable[[], None]:
+    def receive() -> None:
+        client.init_parser()  # a new stream: the corpus starts with a header
+        data_received = client.data_received
+        for chunk in chunks:
+            data_received(chunk)
+
+    return receive
+
+
+def test_slixmpp_receive(
+    benchmark: Any, loop: asyncio.AbstractEventLoop, receiver: str | None, corpus: Corpus,
+    chunk: int, chunks: list[bytes],
+) -> None:
+    client = _client(ClientXMPP, loop)
+    received = {"stanzas": 0, "messages": 0, "body_chars": 0}
+
+    def count(stanza: Any) -> Any:
+        received["stanzas"] += 1
+        return stanza
+
+    def on_message(message: Any) -> None:
+        received["messages"] += 1
+        received["body_chars"] += len(message["body"])  # what a bot reads first
+
+    client.add_filter("in", count)
+    client.add_event_handler("message", on_message)
+    client.add_event_handler("groupchat_message", on_message)
+    receive = _rounds(client, chunks)
+
+    def measured() -> None:
+        received["stanzas"] = 0
+        receive()
+
+    benchmark.group = f"slixmpp receive: {corpus.name} corpus, {chunk // 1024} KiB chunks"
+    benchmark.name = LABELS[receiver]
+    benchmark.extra_info.update(corpus=corpus.name, chunk=chunk, bytes=corpus.size,
+                                elements=corpus.elements)
+    benchmark(measured)
+    _settle(loop)
+    # The features element ends up in slixmpp's feature negotiation, not the filter.
+    assert received["stanzas"] >= corpus.elements - 1
+    assert received["messages"] > 0
+    assert received["body_chars"] > 0
+    expected = "StreamParser" if receiver else "XMLPullParser"
+    assert type(client.parser).__name__ == expected
+
+
+def test_slixmpp_split(
+    benchmark: Any, loop: asyncio.AbstractEventLoop, receiver: str | None, corpus: Corpus,
+    chunk: int, chunks: list[bytes],
+) -> None:
+    client = _client(SplitOnly, loop)
+    receive = _rounds(client, chunks)
+
+    def measured() -> int:
+        client.received = 0
+        receive()
+        return client.received
+
+    benchmark.group = f"slixmpp split: {corpus.name} corpus, {chunk // 1024} KiB chunks"
+    benchmark.name = LABELS[receiver]
+    benchmark.extra_info.update(corpus=corpus.name, chunk=chunk, bytes=corpus.size,
+                                elements=corpus.elements)
+    assert benchmark(measured) == corpus.elements
+    _settle(loop)
