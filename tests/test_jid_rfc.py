@@ -467,3 +467,21 @@ def test_unicode_version_is_the_interpreters() -> None:
     else:
         with pytest.raises(InvalidJID):
             JID("a@example.com/\U0001fae0")
+
+
+def test_newer_characters_follow_the_interpreters_unicode(impl) -> None:
+    # U+1E4D0 NAG MUNDARI LETTER O arrived in Unicode 15.0. idna's own tables
+    # already list it as PVALID, but its bidi class comes from unicodedata, so
+    # every part follows the running Python's Unicode version.
+    letter = "\U0001e4d0"
+    texts = [f"{letter}@example.com", f"a@{letter}.example", f"a@example.com/{letter}"]
+    if tuple(map(int, unicodedata.unidata_version.split("."))) >= (15, 0, 0):
+        for text in texts:
+            assert letter in str(impl.jid.JID(text))
+    else:
+        rules = []
+        for text in texts:
+            with pytest.raises(InvalidJID) as caught:
+                impl.jid.JID(text)
+            rules.append(caught.value.rule)
+        assert rules == ["precis:unassigned", "idna:bidi_unknown_direction", "precis:unassigned"]

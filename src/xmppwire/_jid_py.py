@@ -261,6 +261,12 @@ class JID:
         # keeps its hash: both implementations hash JIDs this way.
         return hash(str(self))
 
+    def __copy__(self) -> JID:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> JID:
+        return self
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (_unpickle, (self._localpart, self._domainpart, self._resourcepart))
 
