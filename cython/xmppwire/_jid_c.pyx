@@ -24,6 +24,29 @@ from libc.string cimport memcpy
 
 from xmppwire import _jid_py, _jid_rules
 
+cdef extern from *:
+    """
+    /* dict.get that never holds a borrowed reference, which another thread
+       clearing the dict could free on a free-threaded build */
+    static PyObject *xmppwire_dict_get(PyObject *d, PyObject *key) {
+    #if PY_VERSION_HEX >= 0x030D0000
+        PyObject *value = NULL;
+        if (PyDict_GetItemRef(d, key, &value) < 0) return NULL;
+        if (value == NULL) { Py_INCREF(Py_None); return Py_None; }
+        return value;
+    #else
+        PyObject *value = PyDict_GetItemWithError(d, key);
+        if (value == NULL) {
+            if (PyErr_Occurred()) return NULL;
+            value = Py_None;
+        }
+        Py_INCREF(value);
+        return value;
+    #endif
+    }
+    """
+    object xmppwire_dict_get(dict d, object key)
+
 cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object text)
     void* PyUnicode_DATA(object text)
@@ -123,9 +146,9 @@ cdef int _cache_put(str key, JID value) except -1:
 
 
 cdef inline object _cache_get(str key):
-    cdef object found = _young.get(key)
+    cdef object found = xmppwire_dict_get(_young, key)
     if found is None and _maxsize > 0:
-        found = _old.get(key)
+        found = xmppwire_dict_get(_old, key)
         if found is not None:
             _cache_put(key, <JID>found)
     return found
