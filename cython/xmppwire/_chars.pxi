@@ -16,6 +16,8 @@ cdef enum:
     CC_TEXT = 8        # stops the text scanner: '<' '&' ']', controls, non-ASCII
     CC_VALUE = 16      # stops the attribute value scanner: '<' '&', controls, non-ASCII
     CC_ILLEGAL = 32    # an ASCII control XML forbids
+    CC_DQUOTE = 64     # '"'
+    CC_SQUOTE = 128    # "'"
 
 
 cdef inline uint64_t load64(const unsigned char* p) noexcept nogil:
@@ -42,6 +44,17 @@ cdef inline bint word_has_value_special(uint64_t w) noexcept nogil:
     cdef uint64_t a = w ^ (ones * 0x3C)
     cdef uint64_t b = w ^ (ones * 0x26)
     return (((a - ones) & ~a) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w) | w) & high != 0
+
+
+cdef inline bint word_has_value_end(uint64_t w, uint64_t quotes) noexcept nogil:
+    # Any byte < 0x20, >= 0x80, '<', '&' or the quote (quotes = 0x0101..01 * quote).
+    cdef uint64_t ones = 0x0101010101010101ULL
+    cdef uint64_t high = 0x8080808080808080ULL
+    cdef uint64_t a = w ^ (ones * 0x3C)
+    cdef uint64_t b = w ^ (ones * 0x26)
+    cdef uint64_t q = w ^ quotes
+    return (((a - ones) & ~a) | ((b - ones) & ~b) | ((q - ones) & ~q)
+            | ((w - ones * 0x20) & ~w) | w) & high != 0
 
 
 cdef inline int utf8_decode(const unsigned char* p, Py_ssize_t i, Py_ssize_t end,

@@ -142,6 +142,9 @@ ctypedef struct Attr:
 DEF CACHE_SLOTS = 256
 DEF CACHE_MAX = 64
 DEF MIN_CAPACITY = 65536
+# Bytes allocated beyond the capacity: a NUL after the data stops every scan
+# loop (NUL is no name, space or text character) and 8-byte reads may run past it.
+DEF SLACK = 16
 cdef long long LIMIT_CAP = 1LL << 60
 
 
@@ -161,6 +164,10 @@ cdef void _init_tables() noexcept:
             xw_cc[c] |= CC_TEXT | CC_VALUE
         if c == 93:
             xw_cc[c] |= CC_TEXT
+        if c == 34:
+            xw_cc[c] |= CC_DQUOTE
+        if c == 39:
+            xw_cc[c] |= CC_SQUOTE
 
 
 _init_tables()
@@ -201,6 +208,11 @@ def _setup_events():
 _setup_events()
 
 
+cdef PyTypeObject* ER_TYPE = <PyTypeObject*>ElementReceived
+cdef PyTypeObject* WS_TYPE = <PyTypeObject*>WhitespaceReceived
+cdef PyTypeObject* TX_TYPE = <PyTypeObject*>TextReceived
+
+
 cdef inline object _element_event(object ns, object name, object raw, object header):
     cdef PyObject* values[5]
     if FAST_EVENTS:
@@ -209,16 +221,34 @@ cdef inline object _element_event(object ns, object name, object raw, object hea
         values[2] = <PyObject*>raw
         values[3] = <PyObject*>header
         values[4] = <PyObject*>None
-        return xw_new_slots(<PyTypeObject*>ElementReceived, 5, ER_OFFSETS, values)
+        return xw_new_slots(ER_TYPE, 5, ER_OFFSETS, values)
     return ElementReceived(namespace=ns, name=name, raw=raw, header=header)
 
 
-cdef inline object _raw_event(type cls, Py_ssize_t* offsets, object raw):
+cdef inline object _raw_event(PyTypeObject* cls, Py_ssize_t* offsets, object raw):
     cdef PyObject* values[1]
     if FAST_EVENTS:
         values[0] = <PyObject*>raw
-        return xw_new_slots(<PyTypeObject*>cls, 1, offsets, values)
-    return cls(raw=raw)
+        return xw_new_slots(cls, 1, offsets, values)
+    return (<object>cls)(raw=raw)
+
+
+cdef inline bint _same(const unsigned char* a, const unsigned char* b, Py_ssize_t n) noexcept:
+    """memcmp(a, b, n) == 0 without a call, for the short names compared per tag."""
+    cdef Py_ssize_t k
+    cdef uint64_t x, y
+    while n >= 8:
+        memcpy(&x, a, 8)
+        memcpy(&y, b, 8)
+        if x != y:
+            return False
+        a += 8
+        b += 8
+        n -= 8
+    for k in range(n):
+        if a[k] != b[k]:
+            return False
+    return True
 
 
 cdef inline bint _cannot_begin_utf8(unsigned char c) noexcept:
@@ -623,7 +653,7 @@ cdef class StreamParser:
                          else self.max_header) + n + 64
                 if newcap > bound:
                     newcap = need if need > bound else <Py_ssize_t>bound
-                nbuf = <unsigned char*>PyMem_Realloc(self.buf, newcap)
+                nbuf = <unsigned char*>PyMem_Realloc(self.buf, newcap + SLACK)
                 if nbuf == NULL:
                     raise MemoryError()
                 self.buf = nbuf
@@ -631,28 +661,30 @@ cdef class StreamParser:
             elif self.cap > 4 * MIN_CAPACITY and need * 4 < self.cap:
                 # After a large element, give the memory back.
                 newcap = self.cap // 2
-                nbuf = <unsigned char*>PyMem_Realloc(self.buf, newcap)
+                nbuf = <unsigned char*>PyMem_Realloc(self.buf, newcap + SLACK)
                 if nbuf != NULL:
                     self.buf = nbuf
                     self.cap = newcap
         memcpy(self.buf + self.blen, data, n)
         self.blen += n
+        self.buf[self.blen] = 0
         return 0
 
     cdef object _intern(self, Py_ssize_t start, Py_ssize_t n):
         """The str of buf[start:start+n] (valid UTF-8), from a small cache for short ones."""
         cdef const unsigned char* s = self.buf + start
-        cdef uint32_t h = 2166136261u
+        cdef uint32_t h
         cdef Py_ssize_t k
         cdef PyObject* key
-        if n > CACHE_MAX:
+        if n > CACHE_MAX or n == 0:
             return PyUnicode_DecodeUTF8(<const char*>s, n, NULL)
-        for k in range(n):
-            h = (h ^ s[k]) * 16777619u
-        k = (h ^ (h >> 11)) & (CACHE_SLOTS - 1)
+        # A collision costs only a miss: length and a few bytes are enough.
+        h = <uint32_t>n * 0x9E3779B1u ^ s[0] * 0x85EBCA6Bu ^ s[n - 1] * 0xC2B2AE35u \
+            ^ s[n >> 1] * 0x27D4EB2Fu ^ s[(n * 3) >> 2]
+        k = (h ^ (h >> 15)) & (CACHE_SLOTS - 1)
         key = self.ckeys[k]
         if (key != NULL and PyBytes_GET_SIZE(<object>key) == n
-                and memcmp(PyBytes_AS_STRING(<object>key), s, n) == 0):
+                and _same(<const unsigned char*>PyBytes_AS_STRING(<object>key), s, n)):
             return <object>self.cvals[k]
         kb = PyBytes_FromStringAndSize(<const char*>s, n)
         value = PyUnicode_DecodeUTF8(<const char*>s, n, NULL)
@@ -895,7 +927,7 @@ cdef class StreamParser:
                     return R_NEED
                 if lt < 0:
                     return R_ERR
-                events.append(_raw_event(TextReceived, TX_OFFSETS,
+                events.append(_raw_event(TX_TYPE, TX_OFFSETS,
                                          PyBytes_FromStringAndSize(<const char*>p + i, lt - i)))
                 i = self.pos = lt
                 continue
@@ -906,7 +938,7 @@ cdef class StreamParser:
                 j = i + 1
                 while j < n and (xw_cc[p[j]] & CC_WS):
                     j += 1
-                events.append(_raw_event(WhitespaceReceived, WS_OFFSETS,
+                events.append(_raw_event(WS_TYPE, WS_OFFSETS,
                                          PyBytes_FromStringAndSize(<const char*>p + i, j - i)))
                 i = self.pos = j
                 continue
@@ -940,7 +972,7 @@ cdef class StreamParser:
                     r = self._cdata(i, end)
                     if r == R_OK:
                         events.append(_raw_event(
-                            TextReceived, TX_OFFSETS,
+                            TX_TYPE, TX_OFFSETS,
                             PyBytes_FromStringAndSize(<const char*>p + i, self.t_end - i)))
                         i = self.pos = self.t_end
                         continue
@@ -994,10 +1026,11 @@ cdef class StreamParser:
             self.unparsed = PyBytes_FromStringAndSize(<const char*>p + end, self.blen - end)
             self.received -= self.blen - end
             self.blen = end
+            self.buf[end] = 0
             return R_STOP
         return R_OK
 
-    cdef int _push(self, Py_ssize_t level) except -1:
+    cdef inline int _push(self, Py_ssize_t level) except -1:
         cdef Py_ssize_t newcap
         cdef Py_ssize_t* a
         cdef Py_ssize_t* b
@@ -1021,13 +1054,46 @@ cdef class StreamParser:
     cdef int _element(self, list events) except -1:
         cdef const unsigned char* p = self.buf
         cdef Py_ssize_t es = <Py_ssize_t>(self.elem_start - self.base)
-        cdef Py_ssize_t n = self.blen, lim, end, i, lt, top
+        cdef Py_ssize_t n = self.blen, lim, end, i, lt, top, k, after, m
         cdef unsigned char c
+        cdef uint32_t cp
         cdef int r
         lim = self._limit_index(es)
         end = n if n <= lim else lim
         while True:
             i = self.pos
+            if self.pend == P_NONE and p[i] != 60:
+                # Plain text up to a '<' in one sweep; anything else goes the exact way.
+                k = i
+                while True:
+                    while not word_has_text_special(load64(p + k)):
+                        k += 8
+                    while not (xw_cc[p[k]] & CC_TEXT):
+                        k += 1
+                    if k >= end:
+                        break
+                    c = p[k]
+                    if c == 60:
+                        break
+                    if c == 38:
+                        if _reference(p, k, end, &after) != REF_OK:
+                            break
+                        k = after
+                    elif c >= 0x80:
+                        r = utf8_decode(p, k, end, &cp)
+                        if r <= 0 or cp == 0xFFFE or cp == 0xFFFF:
+                            break
+                        k += r
+                    elif c == 93 and p[k + 1] != 93 and k + 1 < end:
+                        k += 1
+                    else:
+                        break
+                if k < end and p[k] == 60:
+                    i = self.pos = k
+                else:
+                    self.pend = P_TEXT
+                    self.scan = self.base + (k if k < end else end)
+                    self.tbad = False
             if self.pend == P_TEXT:
                 lt = self._text(end)
                 if lt == -1:
@@ -1045,15 +1111,22 @@ cdef class StreamParser:
                 return self._need_element(es, lim)
             c = p[i + 1]
             if c == 47:  # </
-                r = self._etag(i, end)
-                if r != R_OK:
-                    if r == R_NEED:
-                        return self._need_element(es, lim)
-                    return r
                 top = self.level - 1
-                if (self.t_nlen != self.st_len[top]
-                        or memcmp(p + self.t_name, p + es + self.st_off[top], self.t_nlen) != 0):
-                    return self._fail(C_NWF, self.base + i, "end tag does not match")
+                m = self.st_len[top]
+                k = i + 2 + m
+                if (self.pend == P_NONE and k < end and p[k] == 62
+                        and _same(p + i + 2, p + es + self.st_off[top], m)):
+                    # The open element's name right after '</' and then '>'.
+                    self.t_end = k + 1
+                else:
+                    r = self._etag(i, end)
+                    if r != R_OK:
+                        if r == R_NEED:
+                            return self._need_element(es, lim)
+                        return r
+                    if (self.t_nlen != m
+                            or memcmp(p + self.t_name, p + es + self.st_off[top], m) != 0):
+                        return self._fail(C_NWF, self.base + i, "end tag does not match")
                 if self.scopes and (<tuple>self.scopes[len(self.scopes) - 1])[0] == self.level:
                     self.scopes.pop()
                 self.level -= 1
@@ -1494,18 +1567,37 @@ cdef class StreamParser:
         return False
 
     cdef int _stag_strict(self, Py_ssize_t lt, Py_ssize_t end) except -1:
-        """Parse a start tag left to right in one pass: R_OK, R_NEED or R_ERR (at its '<')."""
+        """Parse a start tag left to right in one pass: R_OK, R_NEED or R_ERR (at its '<').
+
+        The loops run until the NUL after the data; anything found at or
+        beyond `end` means the tag is not complete within it.
+        """
         cdef const unsigned char* p = self.buf
-        cdef Py_ssize_t i, j, k, an, alen, vs, ve, nattr = 0
+        cdef Py_ssize_t i, j, k, an, alen, vs, nattr = 0, after, el_colon, colon
         cdef long long offset = self.base + lt
-        cdef const unsigned char* q
-        cdef unsigned char c, quote
+        cdef unsigned char c, quote, mask
         cdef int r, kinds = 0, kind, plain
+        cdef uint32_t cp
+        cdef uint64_t quotes
         cdef Attr* a
         cdef Attr* b
-        cdef Py_ssize_t el_colon
         self.t_impure = 0
-        i = self._qname(lt + 1, end)
+        i = lt + 1
+        if xw_cc[p[i]] & CC_NAMESTART:
+            i += 1
+            while xw_cc[p[i]] & CC_NAME:
+                i += 1
+            c = p[i]
+            if c == 58 or c >= 0x80:
+                i = self._qname(lt + 1, end)
+                el_colon = self.t_colon
+            else:
+                el_colon = -1
+                if i >= end:
+                    return R_NEED
+        else:
+            i = self._qname(lt + 1, end)
+            el_colon = self.t_colon
         if i < 0:
             if i == -1:
                 return R_NEED
@@ -1514,10 +1606,9 @@ cdef class StreamParser:
         self.t_nlen = i - lt - 1
         if self.t_nlen > self.max_name:
             return self._fail(C_POLICY, offset, "element name longer than max_name_bytes")
-        el_colon = self.t_colon
         while True:
             j = i
-            while i < end and (xw_cc[p[i]] & CC_WS):
+            while xw_cc[p[i]] & CC_WS:
                 i += 1
             if i >= end:
                 return R_NEED
@@ -1538,7 +1629,21 @@ cdef class StreamParser:
                 return self._fail(C_NWF, offset, "unexpected character in a start tag")
             # an attribute
             an = i
-            i = self._qname(i, end)
+            if xw_cc[c] & CC_NAMESTART:
+                i += 1
+                while xw_cc[p[i]] & CC_NAME:
+                    i += 1
+                c = p[i]
+                if c == 58 or c >= 0x80:
+                    i = self._qname(an, end)
+                    colon = self.t_colon
+                else:
+                    colon = -1
+                    if i >= end:
+                        return R_NEED
+            else:
+                i = self._qname(an, end)
+                colon = self.t_colon
             if i < 0:
                 if i == -1:
                     return R_NEED
@@ -1548,61 +1653,103 @@ cdef class StreamParser:
                 return self._fail(C_POLICY, offset, "attribute name longer than max_name_bytes")
             for k in range(nattr):
                 b = &self.attrs[k]
-                if b.nlen == alen and p[b.name] == p[an] and memcmp(p + b.name, p + an, alen) == 0:
+                if b.nlen == alen and p[b.name] == p[an] and _same(p + b.name, p + an, alen):
                     return self._fail(C_NWF, offset, "duplicate attribute")
             if nattr >= self.max_attrs:
                 return self._fail(C_POLICY, offset, "more attributes than max_attributes")
             if nattr >= self.attrs_cap:
                 self._grow_attrs()
-            a = &self.attrs[nattr]
-            a.name = an
-            a.nlen = alen
-            a.colon = self.t_colon
-            while i < end and (xw_cc[p[i]] & CC_WS):
+            while xw_cc[p[i]] & CC_WS:
                 i += 1
             if i >= end:
                 return R_NEED
             if p[i] != 61:
                 return self._fail(C_NWF, offset, "attribute without '='")
             i += 1
-            while i < end and (xw_cc[p[i]] & CC_WS):
+            while xw_cc[p[i]] & CC_WS:
                 i += 1
             if i >= end:
                 return R_NEED
             quote = p[i]
-            if quote != 34 and quote != 39:
+            if quote == 39:
+                mask = CC_VALUE | CC_SQUOTE
+            elif quote == 34:
+                mask = CC_VALUE | CC_DQUOTE
+            else:
                 return self._fail(C_NWF, offset, "unquoted attribute value")
             vs = i + 1
-            q = <const unsigned char*>memchr(p + vs, quote, end - vs) if vs < end else NULL
-            if q == NULL:
-                return R_NEED
-            ve = q - p
-            r = self._check_value(vs, ve, offset)
-            if r < 0:
-                return R_ERR
-            plain = r
-            if ve - vs > self.max_value:
+            k = vs
+            plain = 1
+            quotes = 0x0101010101010101ULL * quote
+            while True:
+                while not word_has_value_end(load64(p + k), quotes):
+                    k += 8
+                while not (xw_cc[p[k]] & mask):
+                    k += 1
+                if k >= end:
+                    return R_NEED
+                c = p[k]
+                if c == quote:
+                    break
+                if c == 38:
+                    plain = 0
+                    r = _reference(p, k, end, &after)
+                    if r == REF_OK:
+                        k = after
+                    elif r == REF_NEED:
+                        return R_NEED
+                    elif r == REF_RESTRICTED:
+                        return self._fail(C_RESTRICTED, offset,
+                                          "reference to an undefined entity")
+                    else:
+                        return self._fail(C_NWF, offset, "bad reference in an attribute value")
+                elif c >= 0x80:
+                    r = utf8_decode(p, k, end, &cp)
+                    if r > 0:
+                        if cp == 0xFFFE or cp == 0xFFFF:
+                            return self._fail(C_NWF, offset,
+                                              "illegal character in an attribute value")
+                        k += r
+                    elif r == 0:
+                        return R_NEED
+                    else:
+                        return self._fail(C_ENCODING, self.base + k, "bytes that are not UTF-8")
+                elif xw_cc[c] & CC_WS:
+                    plain = 0
+                    k += 1
+                elif c == 60:
+                    return self._fail(C_NWF, offset, "'<' in an attribute value")
+                else:
+                    return self._fail(C_NWF, offset, "illegal character in an attribute value")
+            if k - vs > self.max_value:
                 return self._fail(C_POLICY, offset,
                                   "attribute value longer than max_attribute_value_bytes")
+            a = &self.attrs[nattr]
+            a.name = an
+            a.nlen = alen
+            a.colon = colon
             a.val = vs
-            a.vlen = ve - vs
+            a.vlen = k - vs
             a.plain = plain
-            if alen >= 5 and p[an] == 120 and memcmp(p + an, b"xmlns", 5) == 0 \
-                    and (alen == 5 or a.colon == an + 5):
-                kind = A_XMLNS if alen == 5 else A_XMLNS_P
+            if colon < 0:
+                if alen == 5 and p[an] == 120 and memcmp(p + an, b"xmlns", 5) == 0:
+                    kind = A_XMLNS
+                    if not plain:
+                        self.t_impure = 1
+                else:
+                    kind = A_PLAIN
+            elif colon == an + 5 and memcmp(p + an, b"xmlns", 5) == 0:
+                kind = A_XMLNS_P
                 if not plain:
                     self.t_impure = 1
-            elif a.colon >= 0:
-                if a.colon == an + 3 and memcmp(p + an, b"xml", 3) == 0:
-                    kind = A_XML
-                else:
-                    kind = A_PREFIXED
+            elif colon == an + 3 and memcmp(p + an, b"xml", 3) == 0:
+                kind = A_XML
             else:
-                kind = A_PLAIN
+                kind = A_PREFIXED
             a.kind = kind
             kinds |= 1 << kind
             nattr += 1
-            i = ve + 1
+            i = k + 1
         self.t_colon = el_colon
         self.nattrs = nattr
         self.t_kinds = kinds
@@ -1616,51 +1763,6 @@ cdef class StreamParser:
         self.attrs = a
         self.attrs_cap = newcap
         return 0
-
-    cdef int _check_value(self, Py_ssize_t i, Py_ssize_t end, long long offset) noexcept:
-        """Characters and references of an attribute value: 1 plain, 0 to decode, -1 error."""
-        cdef const unsigned char* p = self.buf
-        cdef int plain = 1, r
-        cdef unsigned char c
-        cdef uint32_t cp
-        cdef Py_ssize_t after
-        while True:
-            while i + 8 <= end and not word_has_value_special(load64(p + i)):
-                i += 8
-            while i < end and not (xw_cc[p[i]] & CC_VALUE):
-                i += 1
-            if i >= end:
-                return plain
-            c = p[i]
-            if c >= 0x80:
-                r = utf8_decode(p, i, end, &cp)
-                if r <= 0:
-                    self._fail(C_ENCODING, self.base + i, "bytes that are not UTF-8")
-                    return -1
-                if cp == 0xFFFE or cp == 0xFFFF:
-                    self._fail(C_NWF, offset, "illegal character in an attribute value")
-                    return -1
-                i += r
-            elif c == 38:
-                plain = 0
-                r = _reference(p, i, end, &after)
-                if r == REF_OK:
-                    i = after
-                elif r == REF_RESTRICTED:
-                    self._fail(C_RESTRICTED, offset, "reference to an undefined entity")
-                    return -1
-                else:
-                    self._fail(C_NWF, offset, "bad reference in an attribute value")
-                    return -1
-            elif c == 60:
-                self._fail(C_NWF, offset, "'<' in an attribute value")
-                return -1
-            elif xw_cc[c] & CC_WS:
-                plain = 0
-                i += 1
-            else:
-                self._fail(C_NWF, offset, "illegal character in an attribute value")
-                return -1
 
     # -- namespaces, the general case ---------------------------------------------------------
 
