@@ -170,40 +170,39 @@ def _declarations(attrs: list[tuple[str, str]]) -> dict[str | None, str] | None:
 
 # -- the fast path's patterns -------------------------------------------------------------------
 
-#: Nesting the fast pattern covers; deeper elements go the exact way.
-_FAST_DEPTH = 8
-#: An element cut by the end of the data and not longer than this waits to be matched whole
-#: when more arrives; a longer one goes the exact way, which never scans a byte twice.
-_FAST_RETRY_BYTES = 2048
-_FAST_FIRST = frozenset(b"< \t\r\n")
+#: Nesting the fast pattern covers; deeper elements go the exact way. (Each level and
+#: attribute slot makes the pattern longer to compile and slower to run.)
+_FAST_DEPTH = 5
+#: Attributes per start tag the fast pattern covers.
+_FAST_ATTRIBUTES = 6
 # A possessive quantifier spares backtracking where the next byte decides anyway.
 _PLUS = "+" if sys.version_info >= (3, 11) else ""
 _FAST_CACHE: dict[tuple[int, int, int, int], re.Pattern[bytes]] = {}
 _NAMES: dict[bytes, str] = {}
 # Attributes one after the other, as the fast pattern has matched them.
-_FAST_ATTRIBUTE = re.compile(
-    rb"[ \t\r\n]+([^ \t\r\n=]+)[ \t\r\n]*=[ \t\r\n]*(?:'([^']*)'|\"([^\"]*)\")"
-)
-# The attribute names of one start tag, as the fast pattern has matched it.
-_FAST_ATTRIBUTE_NAME = re.compile(rb"[ \t\r\n]([^ \t\r\n=]+)[ \t\r\n]*=[ \t\r\n]*['\"]")
-# Start tags with two '=' or more: the only ones that can repeat an attribute. (The fast
-# pattern keeps '<' and '>' out of attribute values, so a tag is '<' to the next '>'.)
-_FAST_MULTI_ATTRIBUTE = re.compile(rb"<[A-Za-z_][^<>=]*=[^<>=]*=[^<>]*>")
-# C0 controls but tab, LF and CR become 0, every other byte 1: a quick test for them.
-_FAST_CONTROL = bytes(0 if b < 0x20 and b not in (9, 10, 13) else 1 for b in range(256))
+_FAST_ATTRIBUTE = re.compile(rb" ([^=]+)=(?:'([^']*)'|\"([^\"]*)\")")
+# Every byte but the C0 controls XML forbids: what translate() deletes to find those.
+_FAST_LEGAL_BYTES = bytes(b for b in range(256) if b >= 0x20 or b in (9, 10, 13))
 _FAST_BAD_AMP = re.compile(rb"&(?!(?:lt|gt|amp|apos|quot|#[0-9]+|#x[0-9a-fA-F]+);)")
-_FAST_CHARREF = re.compile(rb"&#(?:([0-9]+)|x([0-9a-fA-F]+));")
-# A default namespace written with a reference, or set to a reserved URI.
+_FAST_CHARREF = re.compile(rb"&#(x?[0-9a-fA-F]+);")
+#: Character references already found legal (``"9731"``, ``"x2600"``), bounded.
+_FAST_LEGAL_CHARREFS: set[bytes] = set()
+# A default namespace set to a reserved URI (one written with a reference never matches
+# the fast pattern).
 _FAST_BAD_XMLNS = re.compile(
-    rb"xmlns[ \t\r\n]*=[ \t\r\n]*(?:'[^']*?(?:&|http://www\.w3\.org/(?:XML/1998/namespace|2000/xmlns/)')"
-    rb"|\"[^\"]*?(?:&|http://www\.w3\.org/(?:XML/1998/namespace|2000/xmlns/)\"))"
+    rb"xmlns=(['\"])http://www\.w3\.org/(?:XML/1998/namespace|2000/xmlns/)\1"
 )
 
 
 def _fast_pattern(limits: Limits) -> re.Pattern[bytes]:
-    """Whitespace, then one whole element of ASCII names with no prefix but ``xml:`` on
-    attributes, no ``<``/``>`` in attribute values, no CDATA, comments or PIs, within the
-    limits a pattern can count. Group 1 is the element, 2 its name, 3 its attributes."""
+    """One whole element as common serializers write it, or no match.
+
+    ASCII names, no prefix but ``xml:`` on attributes, attributes separated by one
+    space and written ``name='value'`` or ``name="value"``, at most
+    ``_FAST_ATTRIBUTES`` of them and none twice, no CDATA, comments or PIs, within
+    the limits a pattern can count. Group 1 is the name, group 2 the attributes of
+    the outermost tag.
+    """
     depth = min(_FAST_DEPTH, limits.max_depth)
     key = (depth, limits.max_attributes, limits.max_name_bytes, limits.max_attribute_value_bytes)
     pattern = _FAST_CACHE.get(key)
@@ -215,23 +214,39 @@ def _fast_pattern(limits: Limits) -> re.Pattern[bytes]:
     attr_name = name
     if max_name > 4:
         attr_name = rf"(?:xml:[A-Za-z_][A-Za-z0-9_.\-]{{0,{max_name - 5}}}|{name})"
-    value = f"(?:'[^'<>]{{0,{max_value}}}'|\"[^\"<>]{{0,{max_value}}}\")"
-    attrs = f"(?:{ws}+{attr_name}{ws}*={ws}*{value}){{0,{max_attrs}}}"
+    slots = min(_FAST_ATTRIBUTES, max_attrs)
+
+    # A namespace declaration's value has no reference and no '<', so that it can be used
+    # as it is; other values of the outermost tag may hold '<' (the caller looks: a byte
+    # search is cheaper than a character class), deeper ones may not.
+    declaration = f"(?<= xmlns=)(?:'[^'&<]{{0,{max_value}}}'|\"[^\"&<]{{0,{max_value}}}\")"
+
+    def attributes(level: int) -> str:
+        extra = "" if level == depth else "<"
+        value = (
+            f"(?:{declaration}|(?<! xmlns=)(?:'[^'{extra}]{{0,{max_value}}}'"
+            f'|"[^"{extra}]{{0,{max_value}}}"))'
+        )
+        # Unrolled so that each name can be told apart from the ones before it in the tag.
+        tail = ""
+        for slot in range(slots, 0, -1):
+            unique = "".join(f"(?!(?P=a{level}_{j})=)" for j in range(1, slot))
+            tail = f"(?: {unique}(?P<a{level}_{slot}>{attr_name})={value}{tail})?"
+        return tail
+
     text = f"[^<]*{_PLUS}"
 
     def element(level: int) -> str:
         if level == 0:
             return "(?!)"
         if level == depth:
-            head = f"<(?P<n0>{name})({attrs})"
-            end_name = "(?P=n0)"
+            head = f"<(?P<n{level}>{name})({attributes(level)})"
         else:
-            head = f"<(?P<n{level}>{name}){attrs}"
-            end_name = f"(?P=n{level})"
+            head = f"<(?P<n{level}>{name}){attributes(level)}"
         inner = element(level - 1)
-        return f"{head}{ws}*(?:/>|>{text}(?:{inner}{text})*</{end_name}{ws}*>)"
+        return f"{head}{ws}*(?:/>|>{text}(?:{inner}{text})*{_PLUS}</(?P=n{level}){ws}*>)"
 
-    pattern = re.compile(f"{ws}*({element(depth)})".encode())
+    pattern = re.compile(element(depth).encode())
     _FAST_CACHE[key] = pattern
     return pattern
 
@@ -245,23 +260,22 @@ def _fast_span_ok(span: bytes) -> bool:
             return False
         if b"\xef\xbf\xbe" in span or b"\xef\xbf\xbf" in span:
             return False
-    if b"\x00" in span.translate(_FAST_CONTROL) or b"]]>" in span:
+    if span.translate(None, _FAST_LEGAL_BYTES) or b"]]>" in span:
         return False
     if b"&" in span:
         if _FAST_BAD_AMP.search(span) is not None:
             return False
         if b"&#" in span:
-            for dec, hexa in _FAST_CHARREF.findall(span):
-                digits = (dec or hexa).lstrip(b"0")
-                if len(digits) > 7 or not xc.legal_char(int(digits or b"0", 10 if dec else 16)):
-                    return False
-    if b"xmlns" in span and _FAST_BAD_XMLNS.search(span) is not None:
-        return False
-    for tag in _FAST_MULTI_ATTRIBUTE.findall(span):
-        names = _FAST_ATTRIBUTE_NAME.findall(tag)
-        if len(set(names)) != len(names):
-            return False
-    return True
+            refs = set(_FAST_CHARREF.findall(span))
+            if not _FAST_LEGAL_CHARREFS.issuperset(refs):
+                for ref in refs:
+                    digits = ref.lstrip(b"x0")
+                    base = 16 if ref[:1] == b"x" else 10
+                    if len(digits) > 7 or not xc.legal_char(int(digits or b"0", base)):
+                        return False
+                if len(_FAST_LEGAL_CHARREFS) < 4096:
+                    _FAST_LEGAL_CHARREFS.update(refs)
+    return b"w3.org/" not in span or _FAST_BAD_XMLNS.search(span) is None
 
 
 class StreamParser:
@@ -374,6 +388,7 @@ class StreamParser:
         self._tok = 0  # in an element: start of the next token to judge
         self._scan = 0  # how far the incomplete token at _tok (or _pos) was scanned
         self._quote = 0  # the open quote of an incomplete start tag, or the PI phase
+        self._wait = 0  # the fast path waits for the element at _pos: see _incomplete_element
         self._state = _PROLOG
         self._prolog_content = False  # anything but whitespace before the header
         self._received = 0
@@ -486,6 +501,16 @@ class StreamParser:
         return kind, end
 
     def _judge_text(self, buf: bytearray, start: int, end: int) -> None:
+        raw = bytes(buf[start:end])
+        if (
+            b"&" not in raw
+            and b"]]>" not in raw
+            and not raw.translate(None, _FAST_LEGAL_BYTES)
+            and (raw.isascii() or (b"\xef\xbf\xbe" not in raw and b"\xef\xbf\xbf" not in raw))
+        ):
+            # Nothing but the encoding can be wrong: skip the character-by-character search.
+            self._decode(buf, start, end)
+            return
         text = self._decode(buf, start, end)
         search = xc.TEXT_SPECIAL.search
         special = search(text)
@@ -901,8 +926,8 @@ class StreamParser:
         incomplete and small, and the fast pattern will try it again whole.
         """
         start = i = self._pos
-        if start >= n or buf[start] not in _FAST_FIRST:
-            return True
+        if self._wait and self._incomplete_element(buf, i, n):
+            return False
         element_at = _fast_pattern(self._limits).match
         max_stanza = self._limits.max_stanza_bytes
         header = self._header
@@ -914,13 +939,15 @@ class StreamParser:
         while True:
             match = element_at(buf, i)
             if match is None:
+                if i < n and buf[i] in _WS:
+                    end = _WS_RUN.match(buf, i).end()
+                    found.append(WhitespaceReceived(raw=bytes(buf[i:end])))
+                    i = end
+                    continue
                 break
-            at, end = match.span(1)
-            if end - at > max_stanza:
+            raw, name_bytes, attrs = match.group(0, 1, 2)
+            if len(raw) > max_stanza or b"<" in attrs:
                 break
-            raw, name_bytes, attrs = match.group(1, 2, 3)
-            if at != i:
-                found.append(WhitespaceReceived(raw=bytes(buf[i:at])))
             name = names.get(name_bytes)
             if name is None:
                 name = names[name_bytes] = name_bytes.decode("ascii")
@@ -931,7 +958,7 @@ class StreamParser:
                         # findall gives b"" for the quote style not used.
                         ns = attribute_value((single + double).decode("utf-8", "replace"))
             found.append(ElementReceived(namespace=ns, name=name, raw=raw, header=header))
-            i = end
+            i += len(raw)
             if pause_after and (ns, name) in pause_after:
                 paused = True
                 break
@@ -943,26 +970,38 @@ class StreamParser:
             if paused:
                 self._pause(buf, i)
                 return False
-        if i < n and buf[i] in _WS:
-            j = _WS_RUN.match(buf, i).end()
-            events.append(WhitespaceReceived(raw=bytes(buf[i:j])))
-            self._pos = self._tok = i = j
         return not self._incomplete_element(buf, i, n)
 
     def _incomplete_element(self, buf: bytearray, i: int, n: int) -> bool:
-        """Whether ``buf[i:n]`` is the beginning of a top-level element that certainly goes on
-        and is short enough to be matched again whole when more arrives."""
-        if n - i > min(_FAST_RETRY_BYTES, self._limits.max_stanza_bytes) or n - i < 2:
+        """Whether ``buf[i:n]`` is the beginning of a top-level element that certainly goes on.
+
+        It does when its start tag is incomplete, or is not empty and no ``</name``
+        follows it. Both searches resume where they stopped (``_scan`` for the start
+        tag, ``_wait`` for the end tag), so an element arriving byte by byte costs
+        linear time until it may be complete.
+        """
+        wait = self._wait
+        self._wait = 0
+        if n - i > self._limits.max_stanza_bytes or n - i < 2:
             return False
         if buf[i] != 0x3C or buf[i + 1] in b"/!?":
             return False
         name = _PI_RUN.match(buf, i + 1).end()
         if name >= n:
+            self._wait = -1
             return True
-        _, end = self._extent(buf, i, n)
-        self._scan = self._quote = 0
-        if end < 0:
-            return True
-        if buf[end - 2] == 0x2F:
+        if wait <= 0:
+            _, end = self._extent(buf, i, n)
+            if end < 0:
+                self._wait = -1
+                return True
+            self._scan = self._quote = 0
+            if buf[end - 2] == 0x2F:
+                return False
+            wait = end - i
+        tag = b"</" + buf[i + 1 : name]
+        if buf.find(tag, i + wait) >= 0:
             return False
-        return buf.find(b"</" + buf[i + 1 : name], end) < 0
+        # Resume where an end tag cut by the end of the data could begin.
+        self._wait = max(wait, n - i - len(tag) + 1)
+        return True

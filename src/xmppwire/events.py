@@ -186,3 +186,47 @@ class TextReceived(ParserEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StreamClosed(ParserEvent):
     """The peer's ``</stream:stream>`` arrived."""
+
+
+# A frozen dataclass's generated __init__ sets each field through object.__setattr__,
+# which looks the name up again for every field; the parsers build an event per
+# stanza, so the two frequent events set their slots through the slot descriptors
+# instead. Same keyword-only signature, same required fields, same defaults.
+def _slot_setters(cls: type, *names: str) -> tuple:  # type: ignore[type-arg]
+    return tuple(cls.__dict__[name].__set__ for name in names)
+
+
+_ER_SET = _slot_setters(ElementReceived, "namespace", "name", "raw", "header", "_attrs")
+_WS_SET = _slot_setters(WhitespaceReceived, "raw")
+
+
+def _element_received_init(
+    self: ElementReceived,
+    *,
+    namespace: str,
+    name: str,
+    raw: bytes,
+    header: StreamHeader,
+    _attrs: dict[str, str] | None = None,
+    _set: tuple = _ER_SET,  # type: ignore[type-arg]
+) -> None:
+    _set[0](self, namespace)
+    _set[1](self, name)
+    _set[2](self, raw)
+    _set[3](self, header)
+    _set[4](self, _attrs)
+
+
+def _whitespace_received_init(
+    self: WhitespaceReceived,
+    *,
+    raw: bytes,
+    _set: tuple = _WS_SET,  # type: ignore[type-arg]
+) -> None:
+    _set[0](self, raw)
+
+
+_element_received_init.__qualname__ = "ElementReceived.__init__"
+_whitespace_received_init.__qualname__ = "WhitespaceReceived.__init__"
+ElementReceived.__init__ = _element_received_init  # type: ignore[method-assign]
+WhitespaceReceived.__init__ = _whitespace_received_init  # type: ignore[method-assign]
