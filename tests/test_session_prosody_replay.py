@@ -11,11 +11,15 @@ Prosody's answer is replayed with it put in place of slixmpp's.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from xmppwire.session import (
     Authenticated,
@@ -69,7 +73,7 @@ def header_attrs(data: bytes) -> dict[str, str]:
 
 
 def replay(
-    StreamParser, user: str, *, bytewise: bool = False, **options
+    StreamParser, user: str, *, bytewise: bool = False, cut=None, **options
 ) -> tuple[StreamSession, list]:
     session = StreamSession(Role.INITIATOR, parser_factory=StreamParser, **options)
     script = exchanges(user)
@@ -109,6 +113,8 @@ def replay(
                 data = data.replace(their_bind_id.encode(), bind_id.encode())
             if bytewise:
                 got = [e for i in range(len(data)) for e in session.receive_data(data[i : i + 1])]
+            elif cut is not None:
+                got = [e for piece in cut(data) for e in session.receive_data(piece)]
             else:
                 got = session.receive_data(data)
             events.extend(got)
@@ -174,4 +180,36 @@ def test_replay_in_single_bytes(StreamParser, user):
     _, whole = replay(StreamParser, user, **options)
     session, split = replay(StreamParser, user, bytewise=True, **options)
     assert split == whole
+    assert session.state is SessionState.CLOSED
+
+
+OPTIONS = {
+    "user1": {"jid": "user1@localhost/r1", "password": "pass1", "scram_nonce": "8147716846361704"},
+    "user2": {"jid": "user2@localhost/r2", "password": "pass2", "mechanisms": ["PLAIN"]},
+}
+
+
+@functools.cache
+def _whole(parser: type, user: str) -> list:
+    return replay(parser, user, **OPTIONS[user])[1]
+
+
+@pytest.mark.hypothesis
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data(), user=st.sampled_from(["user1", "user2"]))
+def test_replay_cut_anywhere(StreamParser, data, user):
+    """Prosody's reads cut at arbitrary points (several elements per read or half of one)."""
+
+    def cut(chunk: bytes) -> list[bytes]:
+        points = data.draw(
+            st.lists(st.integers(1, max(1, len(chunk) - 1)), max_size=4, unique=True).map(sorted)
+        )
+        edges = [0, *points, len(chunk)]
+        return [chunk[a:b] for a, b in itertools.pairwise(edges) if b > a]
+
+    whole = _whole(StreamParser, user)
+    session, pieces = replay(StreamParser, user, cut=cut, **OPTIONS[user])
+    assert pieces == whole
     assert session.state is SessionState.CLOSED
