@@ -37,9 +37,15 @@ def check_chars(text: str) -> str:
 
 
 def escape_text(text: str) -> str:
-    """Character data, escaped for use between tags."""
+    """Character data, escaped for use between tags.
+
+    ``\r`` becomes a character reference: a raw one would reach the peer as
+    ``\n`` after XML's line-end normalization.
+    """
     check_chars(text)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    )
 
 
 def escape_attribute(value: str) -> str:
