@@ -429,3 +429,27 @@ def test_invalid_resource_is_bad_request(StreamParser):
     assert b"type='modify'" in reply
     assert [e.condition for e in pair.to_a(reply) if type(e) is BindingFailed] == ["bad-request"]
     assert pair.b.state is SessionState.NEGOTIATING
+
+
+def test_username_that_is_not_a_localpart_is_not_bound(StreamParser):
+    """An authenticator accepting 'evil@example.org/x' must not bind that address here."""
+    pair = Pair(
+        client(StreamParser, jid="juliet@example.com", mechanisms=["PLAIN"]),
+        server(StreamParser, authenticator=PasswordTable({"evil@example.org/x": "r0m30"})),
+    )
+    pair.to_b(pair.a.open())
+    auth = pair.until_a_sends(b"<auth")
+    forged = base64.b64encode(b"\0evil@example.org/x\0r0m30").decode()
+    auth = auth.replace(base64.b64encode(b"\0juliet\0r0m30"), forged.encode())
+    pair.to_b(auth)
+    assert pair.b.authenticated == "evil@example.org/x"
+    pair.pump()
+    assert [e.condition for e in pair.of(BindingFailed, "b")] == ["not-allowed"]
+    assert pair.b.state is SessionState.NEGOTIATING
+    assert pair.b.peer is None
+
+
+def test_binder_returning_garbage_is_our_error(StreamParser):
+    pair = Pair(client(StreamParser), server(StreamParser, binder=lambda bare, wanted: "\x85"))
+    with pytest.raises(LocalProtocolError):
+        pair.start()

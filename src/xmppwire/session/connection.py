@@ -967,21 +967,37 @@ class StreamSession:
         events.append(Authenticated(mechanism=exchange.mechanism, username=exchange.username or ""))
 
     def _bind(self, request: binding.BindRequest, events: list[Event]) -> None:
+        username = self._authenticated or ""
         try:
-            bare = JID(f"{self._authenticated}@{self._local}").bare
-            if request.resource is not None:
-                JID(str(bare)).with_resource(request.resource)
-        except InvalidJID as exc:
-            self._outbox.append(binding.build_bind_error(request.iq_id, "bad-request", str(exc)))
-            events.append(BindingFailed(condition="bad-request", text=str(exc)))
+            bare = JID(f"{username}@{self._local}").bare
+        except InvalidJID:
+            bare = None
+        if bare is None or "@" in username or "/" in username:
+            # A SASL username that isn't a localpart must not become another
+            # address (``evil@elsewhere/x`` + ``@example.com``).
+            text = f"{username!r} can't be a localpart"
+            self._outbox.append(binding.build_bind_error(request.iq_id, "not-allowed", text))
+            events.append(BindingFailed(condition="not-allowed", text=text))
             return
+        if request.resource is not None:
+            try:
+                bare.with_resource(request.resource)
+            except InvalidJID as exc:
+                self._outbox.append(
+                    binding.build_bind_error(request.iq_id, "bad-request", str(exc))
+                )
+                events.append(BindingFailed(condition="bad-request", text=str(exc)))
+                return
         try:
             resource = self._binder(str(bare), request.resource)
-            full = JID(str(bare)).with_resource(resource)
         except binding.ResourceConflict:
             self._outbox.append(binding.build_bind_error(request.iq_id, "conflict"))
             events.append(BindingFailed(condition="conflict"))
             return
+        try:
+            full = bare.with_resource(resource)
+        except InvalidJID as exc:
+            raise LocalProtocolError(f"the binder chose an invalid resource: {exc}") from None
         self._peer_jid = str(full)
         self._outbox.append(binding.build_bind_result(request.iq_id, self._peer_jid))
         self._fire(Trigger.NEGOTIATED)
