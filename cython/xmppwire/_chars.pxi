@@ -5,8 +5,35 @@ cdef extern from *:
     """
     /* Bit flags per byte value, filled in by the module at import. */
     static unsigned char xw_cc[256];
+
+    /* Index of the lowest set bit of a nonzero word. */
+    #if defined(_MSC_VER)
+    #include <intrin.h>
+    static __inline int xw_ctz64(unsigned long long x) {
+        unsigned long i;
+    #if defined(_M_X64) || defined(_M_ARM64)
+        _BitScanForward64(&i, x);
+        return (int)i;
+    #else
+        if ((unsigned long)x) { _BitScanForward(&i, (unsigned long)x); return (int)i; }
+        _BitScanForward(&i, (unsigned long)(x >> 32));
+        return (int)i + 32;
+    #endif
+    }
+    #else
+    #define xw_ctz64(x) __builtin_ctzll(x)
+    #endif
+
+    /* The word tricks want the first byte in the lowest bits. */
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    #define xw_le64(x) __builtin_bswap64(x)
+    #else
+    #define xw_le64(x) (x)
+    #endif
     """
     unsigned char xw_cc[256]
+    int xw_ctz64(uint64_t x) noexcept nogil
+    uint64_t xw_le64(uint64_t x) noexcept nogil
 
 # xw_cc flags
 cdef enum:
@@ -23,7 +50,28 @@ cdef enum:
 cdef inline uint64_t load64(const unsigned char* p) noexcept nogil:
     cdef uint64_t w
     memcpy(&w, p, 8)
-    return w
+    return xw_le64(w)
+
+
+cdef inline uint64_t text_special_mask(uint64_t w) noexcept nogil:
+    # High bit set in each byte < 0x20, >= 0x80, '<', '&' or ']' (tab/CR/LF too).
+    # Exact up to and including the lowest flagged byte, which is all we use.
+    cdef uint64_t ones = 0x0101010101010101ULL
+    cdef uint64_t a = w ^ (ones * 0x3C)
+    cdef uint64_t b = w ^ (ones * 0x26)
+    cdef uint64_t c = w ^ (ones * 0x5D)
+    return (((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c)
+            | ((w - ones * 0x20) & ~w) | w) & 0x8080808080808080ULL
+
+
+cdef inline uint64_t value_end_mask(uint64_t w, uint64_t quotes) noexcept nogil:
+    # The same for an attribute value: < 0x20, >= 0x80, '<', '&' or its quote.
+    cdef uint64_t ones = 0x0101010101010101ULL
+    cdef uint64_t a = w ^ (ones * 0x3C)
+    cdef uint64_t b = w ^ (ones * 0x26)
+    cdef uint64_t q = w ^ quotes
+    return (((a - ones) & ~a) | ((b - ones) & ~b) | ((q - ones) & ~q)
+            | ((w - ones * 0x20) & ~w) | w) & 0x8080808080808080ULL
 
 
 cdef inline bint word_has_text_special(uint64_t w) noexcept nogil:

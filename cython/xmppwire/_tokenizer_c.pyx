@@ -180,6 +180,9 @@ cdef bint FAST_EVENTS = False
 
 
 cdef bint _slots_offsets(type cls, tuple names, Py_ssize_t* out):
+    # Only when the slots are exactly these fields, and nothing runs after __init__.
+    if tuple(cls.__dict__.get("__slots__", ())) != names or hasattr(cls, "__post_init__"):
+        return False
     cdef int i
     for i, name in enumerate(names):
         descr = cls.__dict__.get(name)
@@ -197,15 +200,17 @@ def _setup_events():
                            ER_OFFSETS)
             and _slots_offsets(WhitespaceReceived, ("raw",), WS_OFFSETS)
             and _slots_offsets(TextReceived, ("raw",), TX_OFFSETS)
-            and ElementReceived.__init__.__code__.co_kwonlyargcount == 5
-            and WhitespaceReceived.__init__.__code__.co_kwonlyargcount == 1
-            and TextReceived.__init__.__code__.co_kwonlyargcount == 1
         )
     except Exception:
         FAST_EVENTS = False
 
 
 _setup_events()
+
+
+def _fast_events():
+    """Whether events are built straight into their slots (for the tests)."""
+    return FAST_EVENTS
 
 
 cdef PyTypeObject* ER_TYPE = <PyTypeObject*>ElementReceived
@@ -1057,6 +1062,7 @@ cdef class StreamParser:
         cdef Py_ssize_t n = self.blen, lim, end, i, lt, top, k, after, m
         cdef unsigned char c
         cdef uint32_t cp
+        cdef uint64_t w
         cdef int r
         lim = self._limit_index(es)
         end = n if n <= lim else lim
@@ -1066,13 +1072,17 @@ cdef class StreamParser:
                 # Plain text up to a '<' in one sweep; anything else goes the exact way.
                 k = i
                 while True:
-                    while not word_has_text_special(load64(p + k)):
+                    w = text_special_mask(load64(p + k))
+                    if w == 0:
                         k += 8
-                    while not (xw_cc[p[k]] & CC_TEXT):
+                        continue
+                    k += xw_ctz64(w) >> 3
+                    c = p[k]
+                    if not (xw_cc[c] & CC_TEXT):
                         k += 1
+                        continue
                     if k >= end:
                         break
-                    c = p[k]
                     if c == 60:
                         break
                     if c == 38:
@@ -1578,7 +1588,7 @@ cdef class StreamParser:
         cdef unsigned char c, quote, mask
         cdef int r, kinds = 0, kind, plain
         cdef uint32_t cp
-        cdef uint64_t quotes
+        cdef uint64_t quotes, m
         cdef Attr* a
         cdef Attr* b
         self.t_impure = 0
@@ -1682,10 +1692,11 @@ cdef class StreamParser:
             plain = 1
             quotes = 0x0101010101010101ULL * quote
             while True:
-                while not word_has_value_end(load64(p + k), quotes):
+                m = value_end_mask(load64(p + k), quotes)
+                if m == 0:
                     k += 8
-                while not (xw_cc[p[k]] & mask):
-                    k += 1
+                    continue
+                k += xw_ctz64(m) >> 3
                 if k >= end:
                     return R_NEED
                 c = p[k]
