@@ -311,3 +311,47 @@ def test_restart_with_another_to_is_not_authorized(StreamParser):
     pair.a.tls_started()
     events = pair.b.receive_data(C2S_HEADER.replace(b"example.com", b"example.org"))
     assert [e.error.condition for e in events if type(e) is StreamErrorSent] == ["not-authorized"]
+
+
+def test_peer_error_while_we_are_closing(StreamParser):
+    """An error answering our close is reported; we don't write a second closing tag."""
+    pair = negotiated(StreamParser)
+    pair.a.close()
+    events = pair.a.receive_data(
+        b"<stream:error><system-shutdown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+        b"</stream:error></stream:stream>"
+    )
+    assert [type(e).__name__ for e in events] == [
+        "StreamErrorReceived",
+        "PeerClosed",
+        "CloseTransport",
+    ]
+    assert pair.a.data_to_send() == b""
+
+
+def test_garbage_while_we_are_closing_ends_without_writing(StreamParser):
+    """Our closing tag is out: a parse error can't be answered, the stream just ends."""
+    pair = negotiated(StreamParser)
+    pair.a.close()
+    events = pair.a.receive_data(b"<message/><a><b></a>")
+    assert [type(e) for e in events] == [StanzaReceived, CloseTransport]
+    assert events[-1].reason == "error"
+    assert pair.a.data_to_send() == b""
+    assert pair.a.state is SessionState.CLOSED
+
+
+def test_response_header_takes_the_initiators_language(StreamParser):
+    session = server(StreamParser)
+    session.receive_data(C2S_HEADER.replace(b"version=", b"xml:lang='fr' version="))
+    assert b"xml:lang='fr'" in session.data_to_send()
+    session = server(StreamParser, lang="de")
+    session.receive_data(C2S_HEADER)
+    assert b"xml:lang='de'" in session.data_to_send()
+
+
+def test_our_error_stops_processing_what_follows(StreamParser):
+    """After our error the peer's stanzas are not delivered; its closing tag still counts."""
+    pair = negotiated(StreamParser)
+    pair.b.send_stream_error("policy-violation")
+    events = pair.b.receive_data(b"<message id='late'/></stream:stream>")
+    assert [type(e).__name__ for e in events] == ["PeerClosed", "CloseTransport"]
