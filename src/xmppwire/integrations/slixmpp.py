@@ -30,16 +30,17 @@ from __future__ import annotations
 
 import logging
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 from xml.sax.saxutils import escape as xml_escape
+from xml.sax.saxutils import quoteattr
 
 from slixmpp.xmlstream.tostring import tostring
 from slixmpp.xmlstream.xmlstream import XMLStream
 
 from .. import StreamParser as _DefaultStreamParser
 from ..errors import RemoteProtocolError
-from ..events import STREAMS_NS, ElementReceived, StreamClosed, StreamOpened
+from ..events import STREAMS_NS, ElementReceived, StreamClosed, StreamHeader, StreamOpened
 from ..limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["RESTART_POINTS", "XMPPWireStream", "install", "installed", "uninstall"]
@@ -69,6 +70,44 @@ _parser_class: Callable[..., _DefaultStreamParser] = _DefaultStreamParser
 _installed: bool = False
 
 
+class _ElementBuilder:
+    """Turns the top-level elements of one stream into ElementTree elements.
+
+    The parser has already checked every byte, so one expat parser per stream
+    is fed the elements of each read at once, inside a wrapper that declares
+    the header's namespaces; the new elements are then the wrapper's
+    children. No parse events are read: what costs is expat building the
+    trees, which slixmpp pays as well.
+    """
+
+    __slots__ = ("_flush", "_parser", "_scope", "header")
+
+    def __init__(self, header: StreamHeader) -> None:
+        self.header = header
+        declarations = "".join(
+            f" xmlns{':' + prefix if prefix else ''}={quoteattr(uri)}"
+            for prefix, uri in header.namespaces
+        )
+        builder = ET.TreeBuilder()
+        # Opened by hand, so we hold the element that expat's wrapper goes into.
+        holder = builder.start("xmppwire-holder", {})
+        self._parser = ET.XMLParser(target=builder)
+        self._parser.feed(f"<xmppwire-scope{declarations}>".encode())
+        (self._scope,) = holder
+        self._flush = getattr(self._parser, "flush", None)
+
+    def build(self, raws: list[bytes]) -> list[ET.Element]:
+        scope = self._scope
+        self._parser.feed(b"".join(raws))
+        if self._flush is not None:
+            # expat 2.6+ may defer a token until more input comes; these
+            # elements are complete, so nothing may stay behind.
+            self._flush()
+        elements = scope[:]
+        del scope[:]
+        return elements
+
+
 def _setting(stream: Any, name: str) -> Any:
     # Looked up on the instance, then the class, without binding: a plain
     # function given as the parser factory must not become a method.
@@ -83,6 +122,7 @@ def _init_parser(self: Any) -> None:
     parser_class = _setting(self, "xmppwire_parser_class") or _parser_class
     limits = _setting(self, "xmppwire_limits") or _limits
     self.parser = parser_class(limits=limits, pause_after=RESTART_POINTS)
+    self._xmppwire_builder = None
 
 
 def _data_received(self: Any, data: bytes | str) -> None:
@@ -131,16 +171,27 @@ def _data_received(self: Any, data: bytes | str) -> None:
         parser, data = successor, rest
 
 
-def _dispatch(self: Any, parser: Any, events: Iterable[Any]) -> bool:
+def _dispatch(self: Any, parser: Any, events: Sequence[Any]) -> bool:
     """Deliver events as slixmpp does; False once this stream is over for us."""
+    elements: Iterator[ET.Element] | None = None
     for event in events:
         if self.parser is not parser:
             # A handler restarted the stream or the connection was lost.
             return False
         kind = type(event)
         if kind is ElementReceived:
-            self._spawn_event(event.element())
+            if elements is None:
+                # Every element of this read, built in one go: they all follow
+                # this one and belong to its stream.
+                builder = getattr(self, "_xmppwire_builder", None)
+                if builder is None or builder.header is not event.header:
+                    builder = self._xmppwire_builder = _ElementBuilder(event.header)
+                elements = iter(
+                    builder.build([e.raw for e in events if type(e) is ElementReceived])
+                )
+            self._spawn_event(next(elements))
         elif kind is StreamOpened:
+            self._xmppwire_builder = _ElementBuilder(event.header)
             root = ET.Element(_STREAM_TAG, dict(event.header.attributes))
             self.xml_root = root
             self.xml_depth = 1
