@@ -453,3 +453,34 @@ def test_binder_returning_garbage_is_our_error(StreamParser):
     pair = Pair(client(StreamParser), server(StreamParser, binder=lambda bare, wanted: "\x85"))
     with pytest.raises(LocalProtocolError):
         pair.start()
+
+
+def test_server_parses_a_header_pipelined_after_auth(StreamParser):
+    """A client that sends its new header right behind <auth> (XEP-0305) is understood."""
+    session = server(StreamParser, tls=TLSPolicy.DISABLED, allow_plain_without_tls=True)
+    header = C2S_HEADER.replace(b"from=", b"to=")
+    session.receive_data(header)
+    session.data_to_send()
+    plain = base64.b64encode(b"\0juliet\0r0m30").decode()
+    events = session.receive_data(
+        f"<auth xmlns='{SASL}' mechanism='PLAIN'>{plain}</auth>".encode() + header
+    )
+    assert [type(e) for e in events] == [Authenticated, HeaderReceived]
+    out = session.data_to_send()
+    assert out.startswith(f"<success xmlns='{SASL}'/>".encode())
+    assert b"<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>" in out
+
+
+def test_server_keeps_parsing_after_a_failed_auth_in_the_same_read(StreamParser):
+    """A failed <auth> and a second one in one read: both answered, on the same stream."""
+    session = server(StreamParser, tls=TLSPolicy.DISABLED, allow_plain_without_tls=True)
+    session.receive_data(C2S_HEADER.replace(b"from=", b"to="))
+    session.data_to_send()
+    wrong = base64.b64encode(b"\0juliet\0nope").decode()
+    right = base64.b64encode(b"\0juliet\0r0m30").decode()
+    events = session.receive_data(
+        f"<auth xmlns='{SASL}' mechanism='PLAIN'>{wrong}</auth>".encode()
+        + f"<auth xmlns='{SASL}' mechanism='PLAIN'>{right}</auth>".encode()
+    )
+    assert [type(e) for e in events] == [AuthenticationFailed, Authenticated]
+    assert session.authenticated == "juliet"
