@@ -57,7 +57,7 @@ from .negotiation import (
     new_stream_id,
     parse_features,
 )
-from .serialize import check_chars, check_utf8_xml, serialize_element
+from .serialize import check_chars, check_utf8_xml, escape_text, serialize_element
 from .states import Role, SessionState, StreamKind, TLSPolicy, Trigger, next_state
 from .stream_errors import StreamError, build_stream_error, parse_stream_error
 
@@ -228,6 +228,7 @@ class StreamSession:
         self._stream_id: str | None = None
         self._first_to: str | None = None
         self._version_pending = False
+        self._negotiated_version: tuple[int, int] | None = (1, 0)
         self._phase = _Phase.FEATURES
         self._after_pause = _AfterPause.CONTINUE
         self._features: StreamFeatures | None = None
@@ -567,8 +568,6 @@ class StreamSession:
             )
         self._outbox.append(header)
         self._header_sent = True
-
-    _negotiated_version: tuple[int, int] | None = (1, 0)
 
     def _on_header(self, header: StreamHeader, events: list[Event]) -> None:
         self._fire(Trigger.HEADER)
@@ -1015,8 +1014,6 @@ def _check_channel_binding(channel_binding: tuple[str, bytes] | None) -> None:
 
 
 def _build_failure(condition: str, text: str | None) -> bytes:
-    from .serialize import escape_text
-
     text_el = f"<text xml:lang='en'>{escape_text(text)}</text>" if text else ""
     return f"<failure xmlns='{SASL_NS}'><{condition}/>{text_el}</failure>".encode()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import os
 import re
 from collections.abc import Mapping
@@ -222,7 +223,7 @@ class PasswordTable:
         if authzid and authzid != username:
             return False
         expected = self._passwords.get(username)
-        return expected is not None and secrets_equal(expected, password)
+        return expected is not None and hmac.compare_digest(expected.encode(), password.encode())
 
     def scram_credentials(self, mechanism: str, username: str) -> ScramCredentials | None:
         password = self._passwords.get(username)
@@ -232,12 +233,6 @@ class PasswordTable:
         if key not in self._scram:
             self._scram[key] = ScramCredentials.from_password(mechanism, password, self._iterations)
         return self._scram[key]
-
-
-def secrets_equal(a: str, b: str) -> bool:
-    import hmac
-
-    return hmac.compare_digest(a.encode(), b.encode())
 
 
 class ServerExchange:
@@ -259,6 +254,7 @@ class ServerExchange:
         self._auth = authenticator
         self._scram: scramp.core.ScramServer | None = None
         self._step = 0
+        self._unknown_user = False
 
     def step(self, data: bytes | None) -> tuple[str, bytes | None]:
         if self.mechanism == "PLAIN":
@@ -309,8 +305,6 @@ class ServerExchange:
         if self._unknown_user:
             raise SASLFailure("not-authorized")
         return ("success", final.encode())
-
-    _unknown_user = False
 
     def _lookup(self, username: str) -> tuple[bytes, bytes, bytes, int]:
         self.username = username
