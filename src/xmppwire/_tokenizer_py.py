@@ -330,7 +330,8 @@ class StreamParser:
     def feed(self, data: bytes | bytearray | memoryview) -> list[ParserEvent]:
         """Parse more of the stream; an empty ``data`` means end of input."""
         if self._error is not None:
-            raise self._error
+            # Without dropping the old traceback, each raise would append to it.
+            raise self._error.with_traceback(None)
         if isinstance(data, memoryview):
             size = data.nbytes
         elif isinstance(data, (bytes, bytearray)):
@@ -351,11 +352,18 @@ class StreamParser:
             self._received += size
             self._parse(buf, events)
         except _Fail as fail:
+            failed = fail
+        else:
+            failed = None
+        if failed is not None:
+            # Raised outside the except clause so that the error carries no context: it
+            # is kept and raised again, and must not keep the parse's frames alive.
             error = RemoteProtocolError(
-                fail.message, condition=fail.condition, offset=fail.offset, events=events
+                failed.message, condition=failed.condition, offset=failed.offset, events=events
             )
             self._error = error
-            raise error from None
+            del failed
+            raise error
         done = self._pos
         if done:
             del buf[:done]
@@ -466,6 +474,8 @@ class StreamParser:
                 return self._done("bad!", i + k + 1)
             if opener != b"<![CDATA[":
                 return self._done("comment" if opener == b"<!--" else "doctype", i + len(opener))
+            if self._state == _PROLOG:
+                return self._done("cdata", i + 9)
             k = buf.find(b"]]>", max(i + 9, scan - 2))
             if k < 0:
                 self._scan = n
@@ -558,7 +568,11 @@ class StreamParser:
         if kind == "cdata":
             raise _Fail(_NWF, "CDATA section outside the root element", offset)
         if kind == "end":
-            _judge_end_tag(text)
+            try:
+                _judge_end_tag(text)
+            except _Fail as fail:
+                fail.offset = offset
+                raise
             raise _Fail(_NWF, "end tag outside the root element", offset)
         raise _Fail(_NWF, "'<!' that begins no comment, CDATA section or DOCTYPE", offset)
 
@@ -967,41 +981,29 @@ class StreamParser:
                 return True
             events += found
             self._pos = self._tok = i
+            # Whatever was scanned of the element waited for belongs to the matched run.
+            self._scan = self._quote = self._wait = 0
             if paused:
                 self._pause(buf, i)
                 return False
         return not self._incomplete_element(buf, i, n)
 
     def _incomplete_element(self, buf: bytearray, i: int, n: int) -> bool:
-        """Whether ``buf[i:n]`` is the beginning of a top-level element that certainly goes on.
+        """Whether ``buf[i:n]`` is a top-level start tag cut by the end of the data.
 
-        It does when its start tag is incomplete, or is not empty and no ``</name``
-        follows it. Both searches resume where they stopped (``_scan`` for the start
-        tag, ``_wait`` for the end tag), so an element arriving byte by byte costs
-        linear time until it may be complete.
+        Such a tag holds no complete token, so nothing can be judged yet and the
+        fast pattern may try the element again when more arrives; anything longer
+        goes the exact way, which judges each token as soon as it is complete. The
+        scan for the tag's end resumes where it stopped, so a tag arriving byte by
+        byte costs linear time.
         """
-        wait = self._wait
         self._wait = 0
         if n - i > self._limits.max_stanza_bytes or n - i < 2:
             return False
         if buf[i] != 0x3C or buf[i + 1] in b"/!?":
             return False
-        name = _PI_RUN.match(buf, i + 1).end()
-        if name >= n:
-            self._wait = -1
-            return True
-        if wait <= 0:
-            _, end = self._extent(buf, i, n)
-            if end < 0:
-                self._wait = -1
-                return True
+        if _PI_RUN.match(buf, i + 1).end() < n and self._extent(buf, i, n)[1] >= 0:
             self._scan = self._quote = 0
-            if buf[end - 2] == 0x2F:
-                return False
-            wait = end - i
-        tag = b"</" + buf[i + 1 : name]
-        if buf.find(tag, i + wait) >= 0:
             return False
-        # Resume where an end tag cut by the end of the data could begin.
-        self._wait = max(wait, n - i - len(tag) + 1)
+        self._wait = 1
         return True
