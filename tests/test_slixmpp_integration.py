@@ -23,14 +23,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
-slixmpp = pytest.importorskip("slixmpp")
+from interop import require_module
+from xmppwire import Limits
+from xmppwire._impl import Implementation
+
+# slixmpp is optional: without it these tests skip, or fail under XMPPWIRE_REQUIRE_INTEROP=1.
+require_module("slixmpp")
 
 from slixmpp import ClientXMPP  # noqa: E402
 from slixmpp.xmlstream.xmlstream import XMLStream  # noqa: E402
 
-from xmppwire import Limits  # noqa: E402
-from xmppwire._impl import Implementation  # noqa: E402
 from xmppwire.integrations import slixmpp as accelerator  # noqa: E402
 
 STREAM_ERRORS_NS = "urn:ietf:params:xml:ns:xmpp-streams"
@@ -595,7 +599,6 @@ class LoopbackServer:
 async def test_login_with_real_starttls_on_loopback(
     impl: Implementation, tmp_path: Path, with_accelerator: bool
 ) -> None:
-    trustme = pytest.importorskip("trustme")
     ca = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("example.com").configure_cert(server_context)

@@ -3,11 +3,14 @@
 slixmpp feeds every byte it receives to ElementTree's ``XMLPullParser`` and
 walks the start and end events of every element in Python. With the
 accelerator, ``StreamParser`` splits the stream and checks it against RFC 6120,
-and only complete top-level elements are turned into ElementTree elements, in
-one call each. slixmpp gets the same elements as before (tags, namespaces,
-attributes, text and tails), its ``start_stream_handler`` gets the stream
-header as an element with the header's attributes, and the end of the peer's
-stream ends the connection as it did.
+and the complete top-level elements of each read are turned into ElementTree
+elements in one expat call, with no per-element Python. slixmpp gets the same
+elements as before (tags, namespaces, attributes, text and the tails inside
+them), its ``start_stream_handler`` gets the stream header as an element with
+the header's attributes, and the end of the peer's stream ends the connection
+as it did. One thing is never set: the tail of a top-level element (the
+whitespace between stanzas), which slixmpp alone sets or not depending on how
+the reads were cut.
 
 What changes is what slixmpp accepts: comments, processing instructions,
 DTDs, entity references other than XML's five, encodings other than UTF-8 and
