@@ -325,6 +325,7 @@ NOT_WELL_FORMED = cases(
     ("control-char-before-root", b"", b"\x01", HEADER),
     ("utf-8-lead-before-root", b"", "\u00e9".encode(), HEADER),
     ("end-tag-before-root", b"", b"</stream:stream>", b""),
+    ("end-tag-with-attributes-before-root", b"", b"</stream:stream xmlns:stream='x'/>", b""),
     ("utf-16-le-without-bom", b"", "<stream:stream/>".encode("utf-16-le"), b""),
     # after the root
     ("element-after-close", HEADER + CLOSE, b"<presence/>", b""),
