@@ -364,7 +364,12 @@ cdef int _reference(const unsigned char* p, Py_ssize_t i, Py_ssize_t end,
 
 @cython.final
 cdef class StreamParser:
-    """Splits one direction of an XMPP stream into events; see docs/stream-parser.md."""
+    """Splits one direction of an XMPP stream into events; see docs/stream-parser.md.
+
+    One stream has one order of bytes, so a parser is fed from one thread at a
+    time; a call that overlaps another raises RuntimeError rather than mixing
+    their state.
+    """
 
     cdef unsigned char* buf
     cdef Py_ssize_t cap
@@ -489,8 +494,13 @@ cdef class StreamParser:
                 or not isinstance(pair[1], str)
             ):
                 raise TypeError(f"pause_after holds (namespace, name) pairs of str, not {pair!r}")
-        self._pause_after = pairs
-        self.pause_names = frozenset(name for _, name in pairs) if pairs else None
+        names = frozenset(name for _, name in pairs) if pairs else None
+        self._enter()
+        try:
+            self._pause_after = pairs
+            self.pause_names = names
+        finally:
+            self._leave()
 
     @property
     def paused(self):
@@ -509,17 +519,17 @@ cdef class StreamParser:
         cdef Py_buffer view
         cdef list events
         cdef int r
-        if self.error is not None:
-            # A fresh traceback each time, or re-raising would chain them forever.
-            raise self.error.with_traceback(None)
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(
-                f"feed() takes bytes, bytearray or memoryview, not {type(data).__name__}"
-            )
-        if self._paused:
-            raise LocalProtocolError("the parser is paused: take_unparsed(), then reset()")
         self._enter()
         try:
+            if self.error is not None:
+                # A fresh traceback each time, or re-raising would chain them forever.
+                raise self.error.with_traceback(None)
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError(
+                    f"feed() takes bytes, bytearray or memoryview, not {type(data).__name__}"
+                )
+            if self._paused:
+                raise LocalProtocolError("the parser is paused: take_unparsed(), then reset()")
             events = []
             if type(data) is bytes:
                 if PyBytes_GET_SIZE(data) == 0:
@@ -555,13 +565,19 @@ cdef class StreamParser:
 
     def take_unparsed(self):
         """The bytes after the element that paused the parser; they are then forgotten."""
-        rest = self.unparsed
-        self.unparsed = b""
+        self._enter()
+        try:
+            rest = self.unparsed
+            self.unparsed = b""
+        finally:
+            self._leave()
         return rest
 
     # -- state ------------------------------------------------------------------------------
 
     cdef void _enter(self) except *:
+        # The flag, not the critical section, guards the state: a critical
+        # section may be suspended while feed() runs Python code.
         with cython.critical_section(self):
             if self.busy:
                 raise RuntimeError("StreamParser used from two threads at once")
@@ -642,6 +658,22 @@ cdef class StreamParser:
             self.pos = 0
             keep = 0
         need = self.blen + n
+        if self.cap > 2 * MIN_CAPACITY and (need - keep) * 4 < self.cap:
+            # A large element is gone: give its room back now.
+            if keep > 0:
+                memmove(self.buf, self.buf + keep, self.blen - keep)
+                self.blen -= keep
+                self.pos -= keep
+                self.base += keep
+                need = self.blen + n
+                keep = 0
+            newcap = MIN_CAPACITY
+            while newcap < 2 * need:
+                newcap *= 2
+            nbuf = <unsigned char*>PyMem_Realloc(self.buf, newcap + SLACK)
+            if nbuf != NULL:
+                self.buf = nbuf
+                self.cap = newcap
         if need > self.cap:
             if keep > 0:
                 memmove(self.buf, self.buf + keep, self.blen - keep)
@@ -663,13 +695,6 @@ cdef class StreamParser:
                     raise MemoryError()
                 self.buf = nbuf
                 self.cap = newcap
-            elif self.cap > 4 * MIN_CAPACITY and need * 4 < self.cap:
-                # After a large element, give the memory back.
-                newcap = self.cap // 2
-                nbuf = <unsigned char*>PyMem_Realloc(self.buf, newcap + SLACK)
-                if nbuf != NULL:
-                    self.buf = nbuf
-                    self.cap = newcap
         memcpy(self.buf + self.blen, data, n)
         self.blen += n
         self.buf[self.blen] = 0
