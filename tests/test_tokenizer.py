@@ -662,3 +662,51 @@ def test_reset_after_a_closed_stream_accepts_a_new_declaration(StreamParser):
     parser.reset()
     assert kinds(parser.feed(XML_DECL_AND_HEADER)) == ["StreamOpened"]
     assert parser.offset == len(XML_DECL_AND_HEADER)
+
+
+# --- details of feeding (docs/stream-parser.md, "Feeding, offset, close") -------------------
+
+
+@pytest.mark.parametrize("empty", [b"", bytearray(), memoryview(b""), memoryview(b"abc")[1:1]])
+def test_any_empty_bytes_like_object_means_end_of_input(StreamParser, empty):
+    assert StreamParser().feed(empty) == []
+    parser = StreamParser()
+    parser.feed(HEADER + b"<message>")
+    with pytest.raises(RemoteProtocolError) as info:
+        parser.feed(empty)
+    assert (info.value.condition, info.value.offset) == (
+        "not-well-formed",
+        len(HEADER) + len(b"<message>"),
+    )
+
+
+def test_end_of_input_at_a_boundary_changes_nothing(StreamParser):
+    parser = StreamParser()
+    assert parser.close() == []
+    assert parser.feed(b"  ") == []
+    assert parser.close() == []
+    events = parser.feed(HEADER + CLOSE)
+    assert kinds(events) == ["StreamOpened", "StreamClosed"]
+    assert parser.close() == []
+    assert parser.feed(b"\n") == []
+    assert parser.offset == 2 + len(HEADER + CLOSE) + 1
+
+
+def test_offset_counts_held_bytes_and_the_failing_call(StreamParser):
+    parser = StreamParser()
+    parser.feed(HEADER[:10])
+    assert parser.offset == 10
+    parser.feed(HEADER[10:] + b"<message><bo")
+    assert parser.offset == len(HEADER) + len(b"<message><bo")
+    with pytest.raises(RemoteProtocolError):
+        parser.feed(b"dy>\x01 and more<")
+    assert parser.offset == len(HEADER) + len(b"<message><body>\x01 and more<")
+
+
+def test_offset_excludes_what_a_pause_leaves(StreamParser):
+    parser = StreamParser(pause_after={(TLS_NS, "proceed")})
+    parser.feed(SERVER_STREAM[:30])
+    parser.feed(SERVER_STREAM[30:] + PROCEED + b"tail")
+    assert parser.offset == len(SERVER_STREAM + PROCEED)
+    assert parser.take_unparsed() == b"tail"
+    assert parser.offset == len(SERVER_STREAM + PROCEED)
