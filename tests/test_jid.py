@@ -475,3 +475,11 @@ def test_xep0106_round_trip(text: str) -> None:
 def test_not_subclassable(JID) -> None:
     with pytest.raises(TypeError):
         type("MyJID", (JID,), {})
+
+
+def test_domain_memo_is_bounded(impl) -> None:
+    for i in range(1100):
+        assert impl.jid.JID(f"a@bü{i}.example").domainpart == f"bü{i}.example"
+    assert _jid_rules._memo_domainpart.cache_info().currsize <= 1024
+    impl.jid.clear_cache()
+    assert _jid_rules._memo_domainpart.cache_info().currsize == 0

@@ -175,13 +175,14 @@ def cache_size():
 
 
 def clear_cache():
-    """Forget every cached JID."""
+    """Forget every cached JID, and the domainparts the complete path remembers."""
     PyThread_acquire_lock(_lock, WAIT_LOCK)
     try:
         _generation_a.clear()
         _generation_b.clear()
     finally:
         PyThread_release_lock(_lock)
+    _jid_rules.clear_memo()
 
 
 def cached_jids():

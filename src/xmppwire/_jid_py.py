@@ -134,8 +134,9 @@ def cached_jids() -> list[str]:
 
 
 def clear_cache() -> None:
-    """Forget every cached JID."""
+    """Forget every cached JID, and the domainparts the complete path remembers."""
     _CACHE.clear()
+    _jid_rules.clear_memo()
 
 
 class JID:

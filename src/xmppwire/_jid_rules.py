@@ -13,6 +13,7 @@ See docs/jid.md for the gaps of both libraries that the glue here closes.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import Final
@@ -29,6 +30,7 @@ __all__ = [
     "ascii_domainpart",
     "ascii_localpart",
     "ascii_resourcepart",
+    "clear_memo",
     "enforce",
     "enforce_domainpart",
     "enforce_localpart",
@@ -276,6 +278,12 @@ def enforce_domainpart(domainpart: str, *, shortcut: bool = True) -> str:
         enforced = ascii_domainpart(domainpart)
         if enforced is not None:
             return enforced
+        if len(domainpart) <= _MAX_MEMO_INPUT:
+            return _memo_domainpart(domainpart)
+    return _enforce_domainpart(domainpart, shortcut)
+
+
+def _enforce_domainpart(domainpart: str, shortcut: bool) -> str:
     # RFC 7622 §3.2: one trailing dot goes before any other step.
     domain = domainpart[:-1] if domainpart.endswith(".") else domainpart
     if not domain:
@@ -309,6 +317,20 @@ def enforce_domainpart(domainpart: str, *, shortcut: bool = True) -> str:
     enforced = ".".join(labels)
     _check_octets("domainpart", enforced)
     return enforced
+
+
+# A server sees the same few domains in JIDs that are otherwise all different,
+# and IDNA is the costliest step, so valid domainparts are remembered (lru_cache
+# is bounded and thread-safe; invalid ones raise and are not kept).
+_MAX_MEMO_INPUT: Final = 255
+_memo_domainpart: Final = functools.lru_cache(maxsize=1024)(
+    functools.partial(_enforce_domainpart, shortcut=True)
+)
+
+
+def clear_memo() -> None:
+    """Forget the remembered domainparts."""
+    _memo_domainpart.cache_clear()
 
 
 def enforce_parts(
