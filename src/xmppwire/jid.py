@@ -7,10 +7,13 @@ and hash alike.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from . import _jid_rules
-from ._impl import active, implementations
+from ._impl import active
 from .errors import InvalidJID
 from .xep0106 import escape_localpart, unescape_localpart
 
@@ -36,13 +39,21 @@ else:
 split = _jid_rules.split
 
 
+def _loaded() -> Iterator[ModuleType]:
+    # Both twins may be in use (tests, benchmarks); neither is imported here.
+    for name in ("xmppwire._jid_py", "xmppwire._jid_c"):
+        module = sys.modules.get(name)
+        if module is not None:
+            yield module
+
+
 def set_cache_size(maxsize: int) -> None:
     """Keep at most ``maxsize`` parsed JIDs per implementation; 0 turns caching off.
 
-    Each cache is bounded: when full, the oldest entry is dropped.
+    Each cache is bounded; see docs/jid.md for how it chooses what to keep.
     """
-    for implementation in implementations().values():
-        implementation.jid.set_cache_size(maxsize)
+    for module in _loaded():
+        module.set_cache_size(maxsize)
 
 
 def cache_size() -> int:
@@ -51,6 +62,6 @@ def cache_size() -> int:
 
 
 def clear_cache() -> None:
-    """Forget every cached JID."""
-    for implementation in implementations().values():
-        implementation.jid.clear_cache()
+    """Forget every cached JID, and the domainparts the complete path remembers."""
+    for module in _loaded():
+        module.clear_cache()
