@@ -470,9 +470,18 @@ def test_bad_header_is_answered_with_its_condition(
 ) -> None:
     latin = b"<?xml version='1.0' encoding='ISO-8859-1'?>" + HEADER[len(b"<?xml version='1.0'?>") :]
     wrong_ns = HEADER.replace(b"http://etherx.jabber.org/streams", b"urn:example:not-streams")
+    bad_version = HEADER.replace(b"version='1.0' from", b"version='one' from")
+    for header in (latin, wrong_ns, bad_version):
+        # slixmpp alone takes each of them for a stream and reads on.
+        plain = run(loop, header + STANZAS[0])
+        assert len(plain.headers) == 1 and len(plain.stanzas) == 1
+        assert plain.stream_errors() == []
     with accelerated(impl):
         assert run(loop, latin).stream_errors() == ["unsupported-encoding"]
         assert run(loop, wrong_ns).stream_errors() == ["invalid-namespace"]
+        client = run(loop, bad_version + STANZAS[0])
+        assert client.stream_errors() == ["unsupported-version"]
+        assert client.headers == [] and client.stanzas == []
 
 
 # --- install, uninstall, mixin --------------------------------------------------
