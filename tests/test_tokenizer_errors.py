@@ -568,3 +568,146 @@ def test_end_of_input_after_an_earlier_error_reports_the_earlier_one(StreamParse
         parser.feed(IN_BODY + b"&foo;<b>")
         parser.close()
     assert (info.value.condition, info.value.offset) == ("restricted-xml", len(IN_BODY))
+
+
+# -- sweeps against independent oracles ----------------------------------------------------------
+
+
+def xml_char(cp: int) -> bool:
+    return (
+        cp in (0x9, 0xA, 0xD)
+        or 0x20 <= cp <= 0xD7FF
+        or 0xE000 <= cp <= 0xFFFD
+        or 0x10000 <= cp <= 0x10FFFF
+    )
+
+
+NAME_START_RANGES = [
+    (ord(":"), ord(":")),
+    (ord("A"), ord("Z")),
+    (ord("_"), ord("_")),
+    (ord("a"), ord("z")),
+    (0xC0, 0xD6),
+    (0xD8, 0xF6),
+    (0xF8, 0x2FF),
+    (0x370, 0x37D),
+    (0x37F, 0x1FFF),
+    (0x200C, 0x200D),
+    (0x2070, 0x218F),
+    (0x2C00, 0x2FEF),
+    (0x3001, 0xD7FF),
+    (0xF900, 0xFDCF),
+    (0xFDF0, 0xFFFD),
+    (0x10000, 0xEFFFF),
+]
+NAME_EXTRA_RANGES = [
+    (ord("-"), ord("-")),
+    (ord("."), ord(".")),
+    (ord("0"), ord("9")),
+    (0xB7, 0xB7),
+    (0x300, 0x36F),
+    (0x203F, 0x2040),
+]
+
+
+def name_start_char(cp: int) -> bool:
+    return any(lo <= cp <= hi for lo, hi in NAME_START_RANGES)
+
+
+def name_char(cp: int) -> bool:
+    return name_start_char(cp) or any(lo <= cp <= hi for lo, hi in NAME_EXTRA_RANGES)
+
+
+#: Every edge of XML 1.0 5th edition's name ranges, one code point either side.
+NAME_PROBES = sorted(
+    {
+        cp
+        for lo, hi in NAME_START_RANGES + NAME_EXTRA_RANGES
+        for cp in (lo - 1, lo, hi, hi + 1)
+        if 0x21 <= cp <= 0x10FFFF
+        and chr(cp) not in "<>/='\"&:"
+        and xml_char(cp)
+        and not chr(cp).isspace()
+    }
+    | {0xF0000, 0x10FFFD}
+)
+
+
+@pytest.mark.parametrize("cp", NAME_PROBES, ids=lambda cp: f"U+{cp:04X}")
+def test_name_characters_follow_xml_1_0_fifth_edition(StreamParser, cp):
+    char = chr(cp).encode()
+    cases = [
+        (b"<" + char + b"a/>", name_start_char(cp)),
+        (b"<a" + char + b"/>", name_char(cp)),
+        (b"<m " + char + b"a='1'/>", name_start_char(cp)),
+        (b"<m a" + char + b"='1'/>", name_char(cp)),
+    ]
+    for tag, legal in cases:
+        outcome = feed_chunks(StreamParser(), [HEADER + tag])
+        expected = None if legal else ("not-well-formed", len(HEADER))
+        assert outcome.error == expected, tag
+
+
+CHAR_PROBES = sorted(
+    {0x0, 0x8, 0x9, 0xA, 0xB, 0xC, 0xD, 0xE, 0x1F, 0x20, 0x7F, 0x80, 0x9F, 0xD7FF, 0xE000}
+    | {0xFFFD, 0xFFFE, 0xFFFF, 0x10000, 0x10FFFF, 0x110000, 0xD800, 0xDBFF, 0xDC00, 0xDFFF}
+)
+
+
+@pytest.mark.parametrize("cp", CHAR_PROBES, ids=lambda cp: f"U+{cp:04X}")
+def test_character_references_are_legal_exactly_for_xml_chars(StreamParser, cp):
+    for ref in (b"&#%d;" % cp, b"&#x%X;" % cp, b"&#x%x;" % cp, b"&#000%d;" % cp):
+        for where, data, offset in (
+            ("text", IN_BODY + b"a" + ref + END_BODY, len(IN_BODY) + 1),
+            ("attribute", HEADER + b"<m a='" + ref + b"'/>", len(HEADER)),
+            ("depth-1", HEADER + b"a" + ref + b"<m/>", len(HEADER) + 1),
+        ):
+            outcome = feed_chunks(StreamParser(), [data])
+            expected = None if xml_char(cp) else ("not-well-formed", offset)
+            assert outcome.error == expected, (where, ref)
+
+
+@pytest.mark.parametrize(
+    "cp",
+    [cp for cp in CHAR_PROBES if cp < 0x110000 and not 0xD800 <= cp <= 0xDFFF],
+    ids=lambda cp: f"U+{cp:04X}",
+)
+def test_raw_characters_are_legal_exactly_for_xml_chars(StreamParser, cp):
+    raw = chr(cp).encode()
+    for where, data, offset in (
+        ("text", IN_BODY + b"a" + raw + END_BODY, len(IN_BODY) + 1),
+        ("cdata", IN_BODY + b"<![CDATA[a" + raw + b"]]>" + END_BODY, len(IN_BODY) + 10),
+        ("attribute", HEADER + b"<m a='" + raw + b"'/>", len(HEADER)),
+        ("depth-1", HEADER + b"a" + raw + b"<m/>", len(HEADER) + 1),
+    ):
+        outcome = feed_chunks(StreamParser(), [data])
+        expected = None if xml_char(cp) else ("not-well-formed", offset)
+        assert outcome.error == expected, where
+
+
+def utf8_oracle(sequence: bytes) -> tuple[str, int] | None:
+    """What the contract says of ``sequence`` in text: CPython's decoder decides the offset."""
+    try:
+        text = sequence.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return ("unsupported-encoding", exc.start)
+    for index, char in enumerate(text):
+        if not xml_char(ord(char)):
+            return ("not-well-formed", len(text[:index].encode()))
+    return None
+
+
+UTF8_SECOND = [0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xE0]
+UTF8_THIRD = [0x41, 0x80, 0xBF, 0xC2]
+
+
+@pytest.mark.parametrize("lead", range(0x80, 0x100), ids=lambda b: f"{b:02X}")
+def test_utf8_sequences_against_cpythons_decoder(StreamParser, lead):
+    for second in UTF8_SECOND:
+        for third in UTF8_THIRD:
+            sequence = bytes([lead, second, third, 0x80, 0x41])
+            verdict = utf8_oracle(sequence)
+            data = IN_BODY + sequence + END_BODY
+            outcome = feed_chunks(StreamParser(), [data])
+            expected = None if verdict is None else (verdict[0], len(IN_BODY) + verdict[1])
+            assert outcome.error == expected, sequence
