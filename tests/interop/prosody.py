@@ -205,22 +205,38 @@ def _write_config(
     return config
 
 
-def _wait_for_port(
-    process: subprocess.Popen[bytes], host: str, port: int, *, timeout: float
+class _PortTaken(RuntimeError):
+    pass
+
+
+def _wait_until_listening(
+    process: subprocess.Popen[bytes], host: str, port: int, log: Path, *, timeout: float
 ) -> None:
+    """Wait until Prosody listens on the port; a port in use is ``_PortTaken``.
+
+    Prosody keeps running when it can't bind, so an accepted connection alone
+    proves nothing (whoever took the port accepts it): its log says which.
+    """
     deadline = time.monotonic() + timeout
+    activated = f"on [{host}]:{port}"
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"prosody exited with {process.returncode} before listening")
         try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
+            text = log.read_text(errors="replace")
         except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"prosody did not listen on {host}:{port} in {timeout} s"
-                ) from None
-            time.sleep(0.02)
+            text = ""
+        if f"Failed to open server port {port}" in text:
+            raise _PortTaken(f"port {port} on {host} is in use")
+        if activated in text:
+            try:
+                with socket.create_connection((host, port), timeout=0.5):
+                    return
+            except OSError:
+                pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"prosody did not listen on {host}:{port} in {timeout} s")
+        time.sleep(0.02)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -265,37 +281,49 @@ def prosody_server(
             extra.write_to_path(str(cert_file), append=True)
         key_file.chmod(0o600)
         log_file = directory / "prosody.log"
-        port = _free_port(host)
         config = _write_config(
-            directory, host=host, port=port, domain=domain, key=key_file, cert=cert_file,
+            directory, host=host, port=0, domain=domain, key=key_file, cert=cert_file,
             log=log_file,
         )
         for user, password in users.items():
             _run([prosodyctl, "--config", str(config), "register", user, domain, password],
                  timeout=60)
         output_file = directory / "prosody.out"
-        with open(output_file, "wb") as output:
-            process = subprocess.Popen(
-                [prosody, "--config", str(config), "-F"],
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                cwd=directory,
-                start_new_session=True,
+        # The free port is found before Prosody binds it, so another process
+        # may take it in between: try again on another port.
+        for attempt in range(3):
+            port = _free_port(host)
+            config = _write_config(
+                directory, host=host, port=port, domain=domain, key=key_file, cert=cert_file,
+                log=log_file,
             )
-        instance = ProsodyInstance(
-            host=host, port=port, domain=domain, users=dict(users), ca_file=ca_file,
-            directory=directory, config_file=config, log_file=log_file, process=process,
-        )
-        try:
+            with open(output_file, "wb") as output:
+                process = subprocess.Popen(
+                    [prosody, "--config", str(config), "-F"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    cwd=directory,
+                    start_new_session=True,
+                )
+            instance = ProsodyInstance(
+                host=host, port=port, domain=domain, users=dict(users), ca_file=ca_file,
+                directory=directory, config_file=config, log_file=log_file, process=process,
+            )
             try:
-                _wait_for_port(process, host, port, timeout=start_timeout)
+                _wait_until_listening(process, host, port, log_file, timeout=start_timeout)
+                break
             except RuntimeError as exc:
+                _stop(process)
+                if attempt < 2 and isinstance(exc, _PortTaken):
+                    log_file.unlink(missing_ok=True)
+                    continue
                 console = output_file.read_text(errors="replace")
                 raise RuntimeError(
                     f"{exc}\n--- prosody output ---\n{console}\n"
                     f"--- {log_file} ---\n{instance.log_tail()}"
                 ) from None
+        try:
             yield instance
         finally:
             _stop(process)
