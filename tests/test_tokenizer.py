@@ -710,3 +710,41 @@ def test_offset_excludes_what_a_pause_leaves(StreamParser):
     assert parser.offset == len(SERVER_STREAM + PROCEED)
     assert parser.take_unparsed() == b"tail"
     assert parser.offset == len(SERVER_STREAM + PROCEED)
+
+
+def test_a_non_contiguous_memoryview_is_not_bytes_like(StreamParser):
+    # Python's glossary: a bytes-like object exports a C-contiguous buffer
+    parser = StreamParser()
+    parser.feed(HEADER)
+    strided = memoryview(b"<<pprreesseennccee//>>")[::2]
+    with pytest.raises((TypeError, ValueError)):
+        parser.feed(strided)
+    assert parser.offset == len(HEADER)
+    assert element_events(parser.feed(b"<presence/>")) == [
+        ("jabber:client", "presence", b"<presence/>")
+    ]
+
+
+def test_a_very_deep_element_within_a_raised_depth_limit(StreamParser):
+    depth = 20000
+    raw = b"<a>" * depth + b"</a>" * depth
+    parser = StreamParser(limits=Limits(max_depth=depth))
+    events = parser.feed(HEADER + raw)
+    assert events[-1].raw == raw
+
+
+def test_a_quote_in_a_start_tag_hides_the_gt(StreamParser):
+    # the tag's end is the first `>` outside quotes, even where no value may start
+    parser = StreamParser()
+    assert kinds(parser.feed(HEADER + b"<a 'x>")) == ["StreamOpened"]
+    with pytest.raises(RemoteProtocolError) as info:
+        parser.close()
+    assert (info.value.condition, info.value.offset) == (
+        "not-well-formed",
+        len(HEADER) + len(b"<a 'x>"),
+    )
+    parser = StreamParser()
+    parser.feed(HEADER + b"<a 'x>")
+    with pytest.raises(RemoteProtocolError) as info:
+        parser.feed(b"' b='1'/>")
+    assert (info.value.condition, info.value.offset) == ("not-well-formed", len(HEADER))

@@ -59,6 +59,8 @@ RESTRICTED = cases(
     ("pi-before-header", b"", b"<?foo bar?>", HEADER),
     ("pi-after-declaration", XML_DECLARATION, b"<?xml-stylesheet href='a'?>", HEADER),
     ("pi-target-XML", XML_DECLARATION, b"<?XML version='1.0'?>", HEADER),
+    ("pi-xml-stylesheet-at-offset-0", b"", b"<?xml-stylesheet href='a'?>", HEADER),
+    ("pi-target-XML-at-offset-0", b"", b"<?XML version='1.0'?>", HEADER),
     ("pi-target-xmlfoo-in-stanza", IN_MESSAGE, b"<?xmlfoo?>", END_MESSAGE),
     ("pi-opener-and-target", HEADER, b"<?target ", b""),
     ("pi-non-ascii-target", HEADER, "<?\u00e9t\u00e9 x?>".encode(), b""),
@@ -310,6 +312,7 @@ NOT_WELL_FORMED = cases(
     ("declaration-empty-encoding", b"", b"<?xml version='1.0' encoding=''?>", HEADER),
     ("declaration-unknown-pseudo-attribute", b"", b"<?xml version='1.0' foo='bar'?>", HEADER),
     ("declaration-uppercase-version", b"", b"<?xml VERSION='1.0'?>", HEADER),
+    ("declaration-encoding-with-space", b"", b"<?xml version='1.0' encoding=' UTF-8'?>", HEADER),
     # other `<!`
     ("bang-other", HEADER, b"<!ELEMENT x ANY>", b""),
     ("bang-lowercase-doctype", HEADER, b"<!doctype foo>", b""),
