@@ -714,3 +714,77 @@ def test_utf8_sequences_against_cpythons_decoder(StreamParser, lead):
             outcome = feed_chunks(StreamParser(), [data])
             expected = None if verdict is None else (verdict[0], len(IN_BODY) + verdict[1])
             assert outcome.error == expected, sequence
+
+
+# -- every special byte at every position of a word ----------------------------------------------
+#
+# Fast scanners read several bytes at a time; these put each byte that ends or breaks a run at
+# each offset within a 32-byte stretch, in attribute values, text, CDATA, and depth-1 text.
+
+SPECIAL = {
+    b'"': None,
+    b">": None,
+    b"\t": None,
+    b"\r": None,
+    b"\x7f": None,
+    b"\xc3\xa9": None,
+    b"\xf0\x9f\x98\x80": None,
+    b"\x00": "not-well-formed",
+    b"\x01": "not-well-formed",
+    b"\x1f": "not-well-formed",
+    b"\xff": "unsupported-encoding",
+    b"\x80": "unsupported-encoding",
+    b"\xc3": "unsupported-encoding",
+    b"\xef\xbf\xbe": "not-well-formed",
+}
+
+
+@pytest.mark.parametrize("special", list(SPECIAL), ids=lambda b: b.hex())
+def test_special_bytes_at_every_position(StreamParser, special):
+    condition = SPECIAL[special]
+    for pad in range(33):
+        filler_before, filler_after = b"a" * pad, b"b" * (40 - pad)
+        run = filler_before + special + filler_after
+        places = [
+            ("attribute", HEADER + b"<m a='", run, b"'/>", True),
+            ("attribute-double", HEADER + b'<m a="', run.replace(b'"', b"'"), b'"/>', True),
+            ("text", IN_BODY, run, END_BODY, False),
+            ("cdata", IN_BODY + b"<![CDATA[", run, b"]]>" + END_BODY, False),
+            ("depth-1", HEADER + b"x", run, b"<m/>", False),
+        ]
+        for where, before, middle, after, markup in places:
+            data = before + middle + after
+            outcome = feed_chunks(StreamParser(), [data])
+            if condition is None:
+                assert outcome.error is None, (where, pad)
+                continue
+            at = len(before) + pad
+            if markup and condition == "not-well-formed":
+                at = before.rindex(b"<")
+            assert outcome.error == (condition, at), (where, pad)
+
+
+@pytest.mark.parametrize(
+    "special", [b"<", b"&", b"'", b"]]>"], ids=["lt", "amp", "quote", "cdata-end"]
+)
+def test_markup_bytes_at_every_position(StreamParser, special):
+    for pad in range(33):
+        run = b"a" * pad + special + b"b" * (40 - pad)
+        start = len(HEADER)
+        # in a single-quoted value: `<` and a bare `&` are errors, a quote ends the value early
+        # (after a quote that ends the value early, the next quote hides `/>`: close it)
+        tail = b"'/>'>" if special == b"'" else b"'/>"
+        outcome = feed_chunks(StreamParser(), [HEADER + b"<m a='" + run + tail])
+        if special == b"]]>":
+            assert outcome.error is None, pad
+        else:
+            assert outcome.error == ("not-well-formed", start), pad
+        # in text: `&` and `]]>` are errors at themselves, `'` is fine
+        outcome = feed_chunks(StreamParser(), [IN_BODY + run + END_BODY])
+        if special in (b"&", b"]]>"):
+            assert outcome.error == ("not-well-formed", len(IN_BODY) + pad), pad
+        elif special == b"'":
+            assert outcome.error is None, pad
+        else:
+            # `<b...` opens a tag that `</body>` can't close
+            assert outcome.error is not None and outcome.error[0] == "not-well-formed", pad
