@@ -748,3 +748,25 @@ def test_a_quote_in_a_start_tag_hides_the_gt(StreamParser):
     with pytest.raises(RemoteProtocolError) as info:
         parser.feed(b"' b='1'/>")
     assert (info.value.condition, info.value.offset) == ("not-well-formed", len(HEADER))
+
+
+def test_pause_after_set_while_an_element_is_held(StreamParser):
+    parser = StreamParser()
+    events = parser.feed(SERVER_STREAM + b"hi <proc")
+    assert events[-1] == TextReceived(raw=b"hi ")
+    parser.pause_after = [(TLS_NS, "proceed")]
+    events = parser.feed(b"eed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/><x/>")
+    assert kinds(events) == ["ElementReceived"]
+    assert parser.paused
+    rest = parser.take_unparsed()
+    assert type(rest) is bytes
+    assert rest == b"<x/>"
+
+
+def test_pause_after_accepts_any_iterable_of_pairs(StreamParser):
+    for pairs in ([(TLS_NS, "proceed")], ((TLS_NS, "proceed"),), frozenset({(TLS_NS, "proceed")})):
+        parser = StreamParser(pause_after=pairs)
+        parser.feed(SERVER_STREAM + PROCEED + b"!")
+        assert parser.paused
+        assert set(parser.pause_after) == {(TLS_NS, "proceed")}
+        assert parser.take_unparsed() == b"!"

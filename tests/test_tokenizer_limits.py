@@ -545,3 +545,59 @@ def test_resident_memory_stays_small_under_100_mb_of_input(impl):
     assert report["ws"] == 800 * 65536
     assert report["error"] == ["policy-violation", header + 800 * 65536 + 262144]
     assert report["kib"] < 16 * 1024, report
+
+
+# -- the defaults, at their edges, in transport-sized chunks ------------------------------------
+
+
+def transport_chunks(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("size", [4096, 65536, 1 << 20])
+def test_default_stanza_limit(StreamParser, size):
+    limit = Limits().max_stanza_bytes
+    assert limit == 262144
+    fits, over = padded_message(limit), padded_message(limit + 1)
+    ok = feed_chunks(StreamParser(), transport_chunks(HEADER + fits + b"<a/>", size))
+    assert ok.error is None
+    assert [len(e.raw) for e in ok.events if type(e) is ElementReceived] == [limit, 4]
+    bad = feed_chunks(StreamParser(), transport_chunks(HEADER + over + b"<a/>", size))
+    assert bad.error == ("policy-violation", S + limit)
+
+
+@pytest.mark.parametrize("size", [4096, 65536, 1 << 20])
+def test_default_attribute_value_limit(StreamParser, size):
+    limit = Limits().max_attribute_value_bytes
+    assert limit == 65536
+    for value, expected in ((b"v" * limit, None), (b"v" * (limit + 1), ("policy-violation", S))):
+        data = HEADER + b"<message id='" + value + b"'/>"
+        assert feed_chunks(StreamParser(), transport_chunks(data, size)).error == expected
+
+
+def test_default_name_limit(StreamParser):
+    limit = Limits().max_name_bytes
+    assert limit == 1024
+    for name, expected in ((b"n" * limit, None), (b"n" * (limit + 1), ("policy-violation", S))):
+        data = HEADER + b"<" + name + b" " + name + b"='1'/>"
+        assert feed_chunks(StreamParser(), transport_chunks(data, 100)).error == expected
+
+
+def test_default_header_limit(StreamParser):
+    limit = Limits().max_header_bytes
+    assert limit == 8192
+    base = b"<stream:stream xmlns:stream='http://etherx.jabber.org/streams' id=''>"
+    for size, expected in ((limit, None), (limit + 1, ("policy-violation", limit))):
+        data = base[:-2] + b"i" * (size - len(base)) + b"'>"
+        assert feed_chunks(StreamParser(), transport_chunks(data, 1000)).error == expected
+
+
+def test_default_depth_and_attribute_limits(StreamParser):
+    limits = Limits()
+    assert (limits.max_depth, limits.max_attributes) == (128, 64)
+    deep = b"<a>" * 128 + b"</a>" * 128
+    assert feed_chunks(StreamParser(), [HEADER + deep]).error is None
+    many = b"<m" + attributes(64) + b"/>"
+    assert feed_chunks(StreamParser(), [HEADER + many]).error is None
+    many = b"<m" + attributes(65) + b"/>"
+    assert feed_chunks(StreamParser(), [HEADER + many]).error == ("policy-violation", S)
