@@ -471,19 +471,14 @@ cdef class JID:
         return hash(self._str)
 
     def __reduce__(self):
-        return (_unpickle, (self.localpart, self.domainpart, self.resourcepart))
+        from xmppwire.jid import _restore
+        return (_restore, (self.localpart, self.domainpart, self.resourcepart))
 
     def __copy__(self):
         return self
 
     def __deepcopy__(self, memo):
         return self
-
-
-def _unpickle(localpart, domainpart, resourcepart):
-    # Pickles come from JIDs that were already enforced, but not necessarily
-    # by this process or this Unicode version: enforce again.
-    return JID.from_parts(localpart, domainpart, resourcepart)
 
 
 _jid_py.register_jid_type(JID)

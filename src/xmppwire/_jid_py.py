@@ -269,13 +269,9 @@ class JID:
         return self
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_unpickle, (self._localpart, self._domainpart, self._resourcepart))
+        from .jid import _restore
 
-
-def _unpickle(local: str | None, domain: str, resource: str | None) -> JID:
-    # Pickles come from JIDs that were already enforced, but not necessarily
-    # by this process or this Unicode version: enforce again.
-    return JID.from_parts(local, domain, resource)
+        return (_restore, (self._localpart, self._domainpart, self._resourcepart))
 
 
 _JID_TYPES: tuple[type, ...] = (JID,)
