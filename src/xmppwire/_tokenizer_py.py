@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from . import _xmlchars as xc
 from ._rawxml import attribute_value
@@ -177,8 +177,11 @@ _FAST_DEPTH = 5
 _FAST_ATTRIBUTES = 6
 # A possessive quantifier spares backtracking where the next byte decides anyway.
 _PLUS = "+" if sys.version_info >= (3, 11) else ""
-_FAST_CACHE: dict[tuple[int, int, int, int], re.Pattern[bytes]] = {}
+_FAST_CACHE: dict[tuple[int, int, int, int], tuple[re.Pattern[bytes], re.Pattern[bytes]]] = {}
 _NAMES: dict[bytes, str] = {}
+_FAST_END_TAG = re.compile(
+    rb"</([A-Za-z_][A-Za-z0-9_.\-]*(?::[A-Za-z_][A-Za-z0-9_.\-]*)?)[ \t\r\n]*>"
+)
 # Attributes one after the other, as the fast pattern has matched them.
 _FAST_ATTRIBUTE = re.compile(rb" ([^=]+)=(?:'([^']*)'|\"([^\"]*)\")")
 # Every byte but the C0 controls XML forbids: what translate() deletes to find those.
@@ -194,20 +197,22 @@ _FAST_BAD_XMLNS = re.compile(
 )
 
 
-def _fast_pattern(limits: Limits) -> re.Pattern[bytes]:
-    """One whole element as common serializers write it, or no match.
+def _fast_pattern(limits: Limits) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """One whole element as common serializers write it, and one start tag, or no match.
 
     ASCII names, no prefix but ``xml:`` on attributes, attributes separated by one
     space and written ``name='value'`` or ``name="value"``, at most
     ``_FAST_ATTRIBUTES`` of them and none twice, no CDATA, comments or PIs, within
-    the limits a pattern can count. Group 1 is the name, group 2 the attributes of
-    the outermost tag.
+    the limits a pattern can count. In the element pattern group 1 is the name,
+    group 2 the attributes of the outermost tag; in the tag pattern group 1 is the
+    name, 2 the attributes. A tag's values hold no
+    ``&``, so that it needs no further look but at its bytes' encoding.
     """
     depth = min(_FAST_DEPTH, limits.max_depth)
     key = (depth, limits.max_attributes, limits.max_name_bytes, limits.max_attribute_value_bytes)
-    pattern = _FAST_CACHE.get(key)
-    if pattern is not None:
-        return pattern
+    patterns = _FAST_CACHE.get(key)
+    if patterns is not None:
+        return patterns
     _, max_attrs, max_name, max_value = key
     ws = r"[ \t\r\n]"
     name = rf"[A-Za-z_][A-Za-z0-9_.\-]{{0,{max_name - 1}}}"
@@ -221,8 +226,9 @@ def _fast_pattern(limits: Limits) -> re.Pattern[bytes]:
     # search is cheaper than a character class), deeper ones may not.
     declaration = f"(?<= xmlns=)(?:'[^'&<]{{0,{max_value}}}'|\"[^\"&<]{{0,{max_value}}}\")"
 
-    def attributes(level: int) -> str:
-        extra = "" if level == depth else "<"
+    def attributes(level: int, extra: str | None = None) -> str:
+        if extra is None:
+            extra = "" if level == depth else "<"
         value = (
             f"(?:{declaration}|(?<! xmlns=)(?:'[^'{extra}]{{0,{max_value}}}'"
             f'|"[^"{extra}]{{0,{max_value}}}"))'
@@ -246,9 +252,10 @@ def _fast_pattern(limits: Limits) -> re.Pattern[bytes]:
         inner = element(level - 1)
         return f"{head}{ws}*(?:/>|>{text}(?:{inner}{text})*{_PLUS}</(?P=n{level}){ws}*>)"
 
-    pattern = re.compile(element(depth).encode())
-    _FAST_CACHE[key] = pattern
-    return pattern
+    tag = re.compile(f"<({name})({attributes(0, '<&')}){ws}*/?>".encode())
+    patterns = re.compile(element(depth).encode()), tag
+    _FAST_CACHE[key] = patterns
+    return patterns
 
 
 def _fast_span_ok(span: bytes) -> bool:
@@ -842,6 +849,7 @@ class StreamParser:
         limits = self._limits
         limit = start + limits.max_stanza_bytes
         stack = self._stack
+        tag_at = _fast_pattern(limits)[1].match if self._fast else None
         i = self._tok
         while i < n:
             if buf[i] != 0x3C:
@@ -855,6 +863,18 @@ class StreamParser:
                 self._judge_text(buf, i, k)
                 i = k
                 continue
+            # Common tags are judged by one pattern; only a token never found incomplete
+            # is tried, so that a tag arriving byte by byte is not matched over and over.
+            if tag_at is not None and self._scan == 0 and i + 1 < n:
+                end = self._fast_tag(buf, i, n, tag_at)
+                if end > limit:
+                    break
+                if end > 0:
+                    i = end
+                    if not stack:
+                        self._emit(buf, start, end, events)
+                        return True
+                    continue
             kind, end = self._extent(buf, i, n)
             if end < 0:
                 break
@@ -901,6 +921,60 @@ class StreamParser:
             raise _Fail(_POLICY, "element longer than max_stanza_bytes", self._base + limit)
         return False
 
+    def _fast_tag(
+        self,
+        buf: bytearray,
+        i: int,
+        n: int,
+        tag_at: Callable[[bytearray, int], re.Match[bytes] | None],
+    ) -> int:
+        """Take the tag at ``buf[i]`` when it is a common one and fine: its end, else 0."""
+        stack = self._stack
+        if buf[i + 1] == 0x2F:
+            match = _FAST_END_TAG.match(buf, i)
+            if match is None or match.group(1).decode("ascii") != stack[-1]:
+                return 0
+            end = match.end()
+            if end > self._pos + self._limits.max_stanza_bytes:
+                return end
+            stack.pop()
+            self._scopes.pop()
+            return end
+        match = tag_at(buf, i)
+        if match is None:
+            return 0
+        raw = match.group()
+        if not raw.isascii():
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return 0
+            if b"\xef\xbf\xbe" in raw or b"\xef\xbf\xbf" in raw:
+                return 0
+        if raw.translate(None, _FAST_LEGAL_BYTES) or len(stack) >= self._limits.max_depth:
+            return 0
+        end = match.end()
+        if end > self._pos + self._limits.max_stanza_bytes:
+            return end
+        name_bytes, attrs = match.group(1, 2)
+        own = None
+        if b"xmlns" in attrs:
+            for attr, single, double in _FAST_ATTRIBUTE.findall(attrs):
+                if attr == b"xmlns":
+                    # findall gives b"" for the quote style not used.
+                    uri = attribute_value((single + double).decode("utf-8"))
+                    if uri == xc.XML_NS or uri == xc.XMLNS_NS:
+                        return 0
+                    own = {None: uri}
+        name = name_bytes.decode("ascii")
+        if not stack:
+            self._top_ns = self._default_ns(own)
+            self._top_name = name
+        if raw[-2] != 0x2F:  # not an empty-element tag
+            stack.append(name)
+            self._scopes.append(own)
+        return end
+
     def _emit(self, buf: bytearray, start: int, end: int, events: list[ParserEvent]) -> None:
         ns = self._top_ns
         name = self._top_name
@@ -942,7 +1016,7 @@ class StreamParser:
         start = i = self._pos
         if self._wait and self._incomplete_element(buf, i, n):
             return False
-        element_at = _fast_pattern(self._limits).match
+        element_at = _fast_pattern(self._limits)[0].match
         max_stanza = self._limits.max_stanza_bytes
         header = self._header
         default_ns = self._header_scope.get(None, "")
