@@ -24,6 +24,54 @@ cdef extern from *:
     #define xw_ctz64(x) __builtin_ctzll(x)
     #endif
 
+    /* Bit i set when p[i] (0 <= i < 16) is < 0x20, >= 0x80, '<', '&' or `extra`.
+       SSE2 is part of every x86-64; elsewhere two 8-byte words do the same. */
+    #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+    #include <emmintrin.h>
+    static inline unsigned int xw_special16(const unsigned char *p, unsigned char extra) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        __m128i hit = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('<')),
+                         _mm_cmpeq_epi8(v, _mm_set1_epi8('&'))),
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)extra)),
+                         /* signed: catches 0x00-0x1f and 0x80-0xff at once */
+                         _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
+        return (unsigned int)_mm_movemask_epi8(hit);
+    }
+    #else
+    static inline unsigned int xw_special8(unsigned long long w, unsigned long long extras) {
+        const unsigned long long ones = 0x0101010101010101ULL;
+        unsigned long long a = w ^ (ones * 0x3C), b = w ^ (ones * 0x26), q = w ^ extras;
+        unsigned long long m = (((a - ones) & ~a) | ((b - ones) & ~b) | ((q - ones) & ~q)
+                                | ((w - ones * 0x20) & ~w) | w) & 0x8080808080808080ULL;
+        /* Only bits up to the first true one are exact; the caller uses the lowest. */
+        return (unsigned int)((((m >> 7) * 0x0102040810204080ULL)) >> 56);
+    }
+    static inline unsigned int xw_special16(const unsigned char *p, unsigned char extra) {
+        unsigned long long w0, w1, extras = 0x0101010101010101ULL * extra;
+        unsigned int lo;
+        memcpy(&w0, p, 8);
+        memcpy(&w1, p + 8, 8);
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w0 = __builtin_bswap64(w0);
+        w1 = __builtin_bswap64(w1);
+    #endif
+        lo = xw_special8(w0, extras);
+        if (lo) return lo;
+        return xw_special8(w1, extras) << 8;
+    }
+    #endif
+
+    #if defined(_MSC_VER)
+    static __inline int xw_ctz32(unsigned int x) {
+        unsigned long i;
+        _BitScanForward(&i, x);
+        return (int)i;
+    }
+    #else
+    #define xw_ctz32(x) __builtin_ctz(x)
+    #endif
+
     /* The word tricks want the first byte in the lowest bits. */
     #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
     #define xw_le64(x) __builtin_bswap64(x)
@@ -33,6 +81,8 @@ cdef extern from *:
     """
     unsigned char xw_cc[256]
     int xw_ctz64(uint64_t x) noexcept nogil
+    int xw_ctz32(unsigned int x) noexcept nogil
+    unsigned int xw_special16(const unsigned char* p, unsigned char extra) noexcept nogil
     uint64_t xw_le64(uint64_t x) noexcept nogil
 
 # xw_cc flags

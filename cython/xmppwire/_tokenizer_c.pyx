@@ -144,7 +144,7 @@ DEF CACHE_MAX = 64
 DEF MIN_CAPACITY = 65536
 # Bytes allocated beyond the capacity: a NUL after the data stops every scan
 # loop (NUL is no name, space or text character) and 8-byte reads may run past it.
-DEF SLACK = 16
+DEF SLACK = 32
 cdef long long LIMIT_CAP = 1LL << 60
 
 
@@ -537,7 +537,10 @@ cdef class StreamParser:
                 self._append(<const unsigned char*>PyBytes_AS_STRING(data),
                              PyBytes_GET_SIZE(data))
             else:
-                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+                try:
+                    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+                except BufferError:
+                    raise TypeError("feed() takes a C-contiguous bytes-like object") from None
                 try:
                     if view.len == 0:
                         return self._end_of_input()
@@ -1087,7 +1090,7 @@ cdef class StreamParser:
         cdef Py_ssize_t n = self.blen, lim, end, i, lt, top, k, after, m
         cdef unsigned char c
         cdef uint32_t cp
-        cdef uint64_t w
+        cdef unsigned int bits
         cdef int r
         lim = self._limit_index(es)
         end = n if n <= lim else lim
@@ -1097,11 +1100,11 @@ cdef class StreamParser:
                 # Plain text up to a '<' in one sweep; anything else goes the exact way.
                 k = i
                 while True:
-                    w = text_special_mask(load64(p + k))
-                    if w == 0:
-                        k += 8
+                    bits = xw_special16(p + k, 93)
+                    if bits == 0:
+                        k += 16
                         continue
-                    k += xw_ctz64(w) >> 3
+                    k += xw_ctz32(bits)
                     c = p[k]
                     if not (xw_cc[c] & CC_TEXT):
                         k += 1
@@ -1613,7 +1616,7 @@ cdef class StreamParser:
         cdef unsigned char c, quote, mask
         cdef int r, kinds = 0, kind, plain
         cdef uint32_t cp
-        cdef uint64_t quotes, m
+        cdef unsigned int bits
         cdef Attr* a
         cdef Attr* b
         self.t_impure = 0
@@ -1715,13 +1718,12 @@ cdef class StreamParser:
             vs = i + 1
             k = vs
             plain = 1
-            quotes = 0x0101010101010101ULL * quote
             while True:
-                m = value_end_mask(load64(p + k), quotes)
-                if m == 0:
-                    k += 8
+                bits = xw_special16(p + k, quote)
+                if bits == 0:
+                    k += 16
                     continue
-                k += xw_ctz64(m) >> 3
+                k += xw_ctz32(bits)
                 if k >= end:
                     return R_NEED
                 c = p[k]
