@@ -10,6 +10,7 @@ in ``_jid_rules`` so that both paths give the same answers.
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any, Final
 
@@ -29,9 +30,17 @@ __all__ = [
 #: Parsed JIDs kept by default, per implementation.
 DEFAULT_CACHE_SIZE: Final = 4096
 
-_ascii_localpart = _jid_rules.ascii_localpart
-_ascii_domainpart = _jid_rules.ascii_domainpart
-_ascii_resourcepart = _jid_rules.ascii_resourcepart
+_MAX_OCTETS: Final = _jid_rules.MAX_PART_OCTETS
+
+
+# The three ASCII rules of _jid_rules in one expression over the whole JID.
+# Neither a localpart nor a domainpart can hold "@" or "/", so the groups
+# fall where RFC 7622's separators do.
+_ASCII_JID_RE: Final = re.compile(
+    rf"(?:({_jid_rules.ASCII_LOCALPART})@)?({_jid_rules.LDH_DOMAINPART})\.?"
+    rf"(?:/({_jid_rules.ASCII_RESOURCEPART}))?",
+    re.ASCII,
+)
 
 
 def parse_ascii(jid: str) -> tuple[str | None, str, str | None] | None:
@@ -41,23 +50,13 @@ def parse_ascii(jid: str) -> tuple[str | None, str, str | None] | None:
     """
     if not jid.isascii():
         return None
-    head, slash, resource = jid.partition("/")
-    local, at, domain = head.partition("@")
-    if not at:
-        local, domain = None, head
-    enforced_domain = _ascii_domainpart(domain)
-    if enforced_domain is None:
+    match = _ASCII_JID_RE.fullmatch(jid)
+    if match is None:
         return None
-    if local is not None:
-        local = _ascii_localpart(local)
-        if local is None:
-            return None
-    if slash:
-        if _ascii_resourcepart(resource) is None:
-            return None
-    else:
-        resource = None
-    return local, enforced_domain, resource
+    local, domain, resource = match.groups()
+    if len(domain) > _MAX_OCTETS:
+        return None
+    return None if local is None else local.lower(), domain.lower(), resource
 
 
 class _Cache:

@@ -25,7 +25,10 @@ from precis_i18n.unicode import UnicodeData
 from .errors import InvalidJID
 
 __all__ = [
+    "ASCII_LOCALPART",
+    "ASCII_RESOURCEPART",
     "EXCLUDED_LOCALPART_CHARACTERS",
+    "LDH_DOMAINPART",
     "MAX_PART_OCTETS",
     "ascii_domainpart",
     "ascii_localpart",
@@ -92,11 +95,15 @@ _RTL_BIDI_CLASSES: Final = frozenset({"R", "AL", "AN"})
 # the NR-LDH form (RFC 5890 §2.3.1): letters, digits and hyphens, no hyphen
 # first or last, and none in both the third and fourth positions, which
 # "xn--" A-labels have and which the complete path handles.
-_ASCII_LOCAL_RE: Final = re.compile(r"[!#-%(-.0-9;=?A-~]{1,1023}", re.ASCII)
-_ASCII_RESOURCE_RE: Final = re.compile(r"[ -~]{1,1023}", re.ASCII)
+ASCII_LOCALPART: Final = r"[!#-%(-.0-9;=?A-~]{1,1023}"
+ASCII_RESOURCEPART: Final = r"[ -~]{1,1023}"
 _LDH_LABEL = r"(?![a-zA-Z0-9-]{2}--)[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+#: Regular expressions, without the 1023-octet limit, which needs a length check.
+LDH_DOMAINPART: Final = rf"{_LDH_LABEL}(?:\.{_LDH_LABEL})*"
+_ASCII_LOCAL_RE: Final = re.compile(ASCII_LOCALPART, re.ASCII)
+_ASCII_RESOURCE_RE: Final = re.compile(ASCII_RESOURCEPART, re.ASCII)
 _LDH_LABEL_RE: Final = re.compile(_LDH_LABEL, re.ASCII)
-_LDH_DOMAIN_RE: Final = re.compile(rf"{_LDH_LABEL}(?:\.{_LDH_LABEL})*", re.ASCII)
+_LDH_DOMAIN_RE: Final = re.compile(LDH_DOMAINPART, re.ASCII)
 
 
 def ascii_localpart(localpart: str) -> str | None:
