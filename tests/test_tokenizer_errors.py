@@ -64,6 +64,9 @@ RESTRICTED = cases(
     ("pi-target-xmlfoo-in-stanza", IN_MESSAGE, b"<?xmlfoo?>", END_MESSAGE),
     ("pi-opener-and-target", HEADER, b"<?target ", b""),
     ("pi-non-ascii-target", HEADER, "<?\u00e9t\u00e9 x?>".encode(), b""),
+    ("pi-target-with-colon", HEADER, b"<?a:b ?>", b""),
+    ("pi-target-xmlx-at-offset-0", b"", b"<?xmlx ?>", HEADER),
+    ("pi-target-then-any-byte", HEADER, b"<?x\x01", b""),
     # DOCTYPE and subsets (Prosody #9, #10)
     ("doctype-at-depth-1", HEADER, b"<!DOCTYPE foo>", b""),
     ("doctype-in-stanza", IN_MESSAGE, b"<!DOCTYPE foo>", END_MESSAGE),
@@ -318,6 +321,13 @@ NOT_WELL_FORMED = cases(
     ("bang-lowercase-doctype", HEADER, b"<!doctype foo>", b""),
     ("bang-dash-once", HEADER, b"<!-x", b""),
     ("bang-cdata-misspelt", IN_MESSAGE, b"<![CDATX[", b""),
+    ("bang-bracket-lowercase", IN_MESSAGE, b"<![c", b""),
+    ("bang-doctype-misspelt", HEADER, b"<!DOCTYPO", b""),
+    ("bang-cdata-misspelt-at-depth-1", HEADER, b"<![CDATA(", b""),
+    ("pi-empty-target", HEADER, b"<??>", b""),
+    ("pi-target-starts-with-digit", HEADER, b"<?1abc ?>", b""),
+    ("pi-target-starts-with-dash", HEADER, b"<?-x ?>", b""),
+    ("declaration-target-then-nul", b"", b"<?xml\x00", b""),
     ("cdata-before-the-root", b"", b"<![CDATA[", HEADER),
     # before the root (Prosody #46, #47)
     ("byte-order-mark", b"", b"\xef\xbb\xbf", HEADER),
@@ -345,6 +355,10 @@ NOT_WELL_FORMED = cases(
     ("eof-after-depth-1-text", HEADER + b"hello", b"", b"", True),
     ("eof-in-cdata", IN_BODY + b"<![CDATA[abc", b"", b"", True),
     ("eof-in-truncated-sequence", IN_BODY + b"\xe4\xb8", b"", b"", True),
+    ("eof-in-declaration-without-end", b"<?xml version='1.0' ", b"", b"", True),
+    ("eof-in-pi-target", HEADER + b"<?abc", b"", b"", True),
+    ("eof-in-bang", HEADER + b"<!DOCTY", b"", b"", True),
+    ("eof-in-quoted-gt", HEADER + b"<a b='>", b"", b"", True),
     # the order of checks in a start tag
     ("name-before-attributes", HEADER, b"<1a x='&foo;'/>", b""),
     ("bad-name-before-undeclared-prefix", HEADER, b"<p:1a/>", b""),
@@ -554,8 +568,9 @@ def test_cdata_at_depth_1_is_text_of_its_own(StreamParser):
     for name, chunks in chunkings(data).items():
         outcome = feed_chunks(StreamParser(), chunks)
         assert outcome.error is None, name
-        raws = [e.raw for e in outcome.events if type(e).__name__ == "TextReceived"]
-        assert raws == [b"ab", b"<![CDATA[ <x> ]]>", b"<![CDATA[  ]]>", b"cd"], name
+        texts = [e for e in outcome.events if type(e).__name__ == "TextReceived"]
+        assert [e.raw for e in texts] == [b"ab", b"<![CDATA[ <x> ]]>", b"<![CDATA[  ]]>", b"cd"]
+        assert [e.text for e in texts] == ["ab", " <x> ", "  ", "cd"], name
 
 
 def test_end_of_input_after_an_earlier_error_reports_the_earlier_one(StreamParser):
