@@ -1,34 +1,16 @@
 # Character classes of XML 1.0 (5th edition) and UTF-8 decoding for the
-# compiled scanners; included by them (needs uint32_t, uint64_t, memcpy).
+# compiled scanners; included by them (needs uint32_t).
 
 cdef extern from *:
     """
     /* Bit flags per byte value, filled in by the module at import. */
     static unsigned char xw_cc[256];
 
-    /* Index of the lowest set bit of a nonzero word. */
-    #if defined(_MSC_VER)
-    #include <intrin.h>
-    static __inline int xw_ctz64(unsigned long long x) {
-        unsigned long i;
-    #if defined(_M_X64) || defined(_M_ARM64)
-        _BitScanForward64(&i, x);
-        return (int)i;
-    #else
-        if ((unsigned long)x) { _BitScanForward(&i, (unsigned long)x); return (int)i; }
-        _BitScanForward(&i, (unsigned long)(x >> 32));
-        return (int)i + 32;
-    #endif
-    }
-    #else
-    #define xw_ctz64(x) __builtin_ctzll(x)
-    #endif
-
     /* Bit i set when p[i] (0 <= i < 16) is < 0x20, >= 0x80, '<', '&' or `extra`.
        SSE2 is part of every x86-64; elsewhere two 8-byte words do the same. */
     #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
     #include <emmintrin.h>
-    static inline unsigned int xw_special16(const unsigned char *p, unsigned char extra) {
+    static CYTHON_INLINE unsigned int xw_special16(const unsigned char *p, unsigned char extra) {
         __m128i v = _mm_loadu_si128((const __m128i *)p);
         __m128i hit = _mm_or_si128(
             _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('<')),
@@ -39,7 +21,7 @@ cdef extern from *:
         return (unsigned int)_mm_movemask_epi8(hit);
     }
     #else
-    static inline unsigned int xw_special8(unsigned long long w, unsigned long long extras) {
+    static CYTHON_INLINE unsigned int xw_special8(unsigned long long w, unsigned long long extras) {
         const unsigned long long ones = 0x0101010101010101ULL;
         unsigned long long a = w ^ (ones * 0x3C), b = w ^ (ones * 0x26), q = w ^ extras;
         unsigned long long m = (((a - ones) & ~a) | ((b - ones) & ~b) | ((q - ones) & ~q)
@@ -47,7 +29,7 @@ cdef extern from *:
         /* Only bits up to the first true one are exact; the caller uses the lowest. */
         return (unsigned int)((((m >> 7) * 0x0102040810204080ULL)) >> 56);
     }
-    static inline unsigned int xw_special16(const unsigned char *p, unsigned char extra) {
+    static CYTHON_INLINE unsigned int xw_special16(const unsigned char *p, unsigned char extra) {
         unsigned long long w0, w1, extras = 0x0101010101010101ULL * extra;
         unsigned int lo;
         memcpy(&w0, p, 8);
@@ -62,7 +44,9 @@ cdef extern from *:
     }
     #endif
 
+    /* Index of the lowest set bit of a nonzero int. */
     #if defined(_MSC_VER)
+    #include <intrin.h>
     static __inline int xw_ctz32(unsigned int x) {
         unsigned long i;
         _BitScanForward(&i, x);
@@ -71,19 +55,10 @@ cdef extern from *:
     #else
     #define xw_ctz32(x) __builtin_ctz(x)
     #endif
-
-    /* The word tricks want the first byte in the lowest bits. */
-    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    #define xw_le64(x) __builtin_bswap64(x)
-    #else
-    #define xw_le64(x) (x)
-    #endif
     """
     unsigned char xw_cc[256]
-    int xw_ctz64(uint64_t x) noexcept nogil
     int xw_ctz32(unsigned int x) noexcept nogil
     unsigned int xw_special16(const unsigned char* p, unsigned char extra) noexcept nogil
-    uint64_t xw_le64(uint64_t x) noexcept nogil
 
 # xw_cc flags
 cdef enum:
@@ -91,68 +66,7 @@ cdef enum:
     CC_NAME = 2        # ASCII NameChar other than ':'
     CC_WS = 4          # S: space, tab, CR, LF
     CC_TEXT = 8        # stops the text scanner: '<' '&' ']', controls, non-ASCII
-    CC_VALUE = 16      # stops the attribute value scanner: '<' '&', controls, non-ASCII
     CC_ILLEGAL = 32    # an ASCII control XML forbids
-    CC_DQUOTE = 64     # '"'
-    CC_SQUOTE = 128    # "'"
-
-
-cdef inline uint64_t load64(const unsigned char* p) noexcept nogil:
-    cdef uint64_t w
-    memcpy(&w, p, 8)
-    return xw_le64(w)
-
-
-cdef inline uint64_t text_special_mask(uint64_t w) noexcept nogil:
-    # High bit set in each byte < 0x20, >= 0x80, '<', '&' or ']' (tab/CR/LF too).
-    # Exact up to and including the lowest flagged byte, which is all we use.
-    cdef uint64_t ones = 0x0101010101010101ULL
-    cdef uint64_t a = w ^ (ones * 0x3C)
-    cdef uint64_t b = w ^ (ones * 0x26)
-    cdef uint64_t c = w ^ (ones * 0x5D)
-    return (((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c)
-            | ((w - ones * 0x20) & ~w) | w) & 0x8080808080808080ULL
-
-
-cdef inline uint64_t value_end_mask(uint64_t w, uint64_t quotes) noexcept nogil:
-    # The same for an attribute value: < 0x20, >= 0x80, '<', '&' or its quote.
-    cdef uint64_t ones = 0x0101010101010101ULL
-    cdef uint64_t a = w ^ (ones * 0x3C)
-    cdef uint64_t b = w ^ (ones * 0x26)
-    cdef uint64_t q = w ^ quotes
-    return (((a - ones) & ~a) | ((b - ones) & ~b) | ((q - ones) & ~q)
-            | ((w - ones * 0x20) & ~w) | w) & 0x8080808080808080ULL
-
-
-cdef inline bint word_has_text_special(uint64_t w) noexcept nogil:
-    # Any byte < 0x20, >= 0x80, '<', '&' or ']' (a filter: tab/CR/LF also hit).
-    cdef uint64_t ones = 0x0101010101010101ULL
-    cdef uint64_t high = 0x8080808080808080ULL
-    cdef uint64_t a = w ^ (ones * 0x3C)
-    cdef uint64_t b = w ^ (ones * 0x26)
-    cdef uint64_t c = w ^ (ones * 0x5D)
-    return (((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c)
-            | ((w - ones * 0x20) & ~w) | w) & high != 0
-
-
-cdef inline bint word_has_value_special(uint64_t w) noexcept nogil:
-    # Any byte < 0x20, >= 0x80, '<' or '&'.
-    cdef uint64_t ones = 0x0101010101010101ULL
-    cdef uint64_t high = 0x8080808080808080ULL
-    cdef uint64_t a = w ^ (ones * 0x3C)
-    cdef uint64_t b = w ^ (ones * 0x26)
-    return (((a - ones) & ~a) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w) | w) & high != 0
-
-
-cdef inline bint word_has_value_end(uint64_t w, uint64_t quotes) noexcept nogil:
-    # Any byte < 0x20, >= 0x80, '<', '&' or the quote (quotes = 0x0101..01 * quote).
-    cdef uint64_t ones = 0x0101010101010101ULL
-    cdef uint64_t high = 0x8080808080808080ULL
-    cdef uint64_t a = w ^ (ones * 0x3C)
-    cdef uint64_t b = w ^ (ones * 0x26)
-    cdef uint64_t q = w ^ quotes
-    return (((a - ones) & ~a) | ((b - ones) & ~b) | ((q - ones) & ~q)
-            | ((w - ones * 0x20) & ~w) | w) & high != 0
 
 
 cdef inline int utf8_decode(const unsigned char* p, Py_ssize_t i, Py_ssize_t end,

@@ -157,17 +157,13 @@ cdef void _init_tables() noexcept:
         if (48 <= c <= 57) or c == 45 or c == 46:
             xw_cc[c] |= CC_NAME
         if c == 32 or c == 9 or c == 10 or c == 13:
-            xw_cc[c] |= CC_WS | CC_VALUE
+            xw_cc[c] |= CC_WS
         elif c < 32:
-            xw_cc[c] |= CC_TEXT | CC_VALUE | CC_ILLEGAL
+            xw_cc[c] |= CC_TEXT | CC_ILLEGAL
         if c >= 128 or c == 60 or c == 38:
-            xw_cc[c] |= CC_TEXT | CC_VALUE
+            xw_cc[c] |= CC_TEXT
         if c == 93:
             xw_cc[c] |= CC_TEXT
-        if c == 34:
-            xw_cc[c] |= CC_DQUOTE
-        if c == 39:
-            xw_cc[c] |= CC_SQUOTE
 
 
 _init_tables()
@@ -1213,8 +1209,8 @@ cdef class StreamParser:
         cdef int r
         if not self.tbad:
             while True:
-                while i + 8 <= end and not word_has_text_special(load64(p + i)):
-                    i += 8
+                while i + 16 <= end and xw_special16(p + i, 93) == 0:
+                    i += 16
                 while i < end and not (xw_cc[p[i]] & CC_TEXT):
                     i += 1
                 if i >= end:
@@ -1613,7 +1609,7 @@ cdef class StreamParser:
         cdef const unsigned char* p = self.buf
         cdef Py_ssize_t i, j, k, an, alen, vs, nattr = 0, after, el_colon, colon
         cdef long long offset = self.base + lt
-        cdef unsigned char c, quote, mask
+        cdef unsigned char c, quote
         cdef int r, kinds = 0, kind, plain
         cdef uint32_t cp
         cdef unsigned int bits
@@ -1709,11 +1705,7 @@ cdef class StreamParser:
             if i >= end:
                 return R_NEED
             quote = p[i]
-            if quote == 39:
-                mask = CC_VALUE | CC_SQUOTE
-            elif quote == 34:
-                mask = CC_VALUE | CC_DQUOTE
-            else:
+            if quote != 39 and quote != 34:
                 return self._fail(C_NWF, offset, "unquoted attribute value")
             vs = i + 1
             k = vs
