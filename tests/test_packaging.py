@@ -230,7 +230,11 @@ GIL_DEFAULT = re.compile(r"#else\s*\n\s*#define __Pyx_FREETHREADING_COMPATIBLE (
 def cythonize_with_setup_py(tmp_path: Path, strict: bool) -> list[dict]:
     require("Cython", "Cython")
     shutil.copy(ROOT / "setup.py", tmp_path)
-    shutil.copytree(ROOT / "cython", tmp_path / "cython", ignore=shutil.ignore_patterns("*.c"))
+    shutil.copytree(
+        ROOT / "cython",
+        tmp_path / "cython",
+        ignore=shutil.ignore_patterns("*.c", "*.so", "*.pyd", "*.html", "build"),
+    )
     (tmp_path / "cython" / "xmppwire").mkdir(parents=True, exist_ok=True)
     (tmp_path / "cython" / "xmppwire" / "_probe_c.pyx").write_text(PROBE_PYX)
     # The control: a module that opts out must come out declaring that it needs the GIL.
@@ -257,19 +261,34 @@ def cythonize_with_setup_py(tmp_path: Path, strict: bool) -> list[dict]:
     return json.loads((tmp_path / "extensions.json").read_text())
 
 
+@pytest.fixture(scope="module")
+def setup_py_run(tmp_path_factory: pytest.TempPathFactory):
+    """setup.py's extensions and the tree they were cythonized in, per strictness."""
+    runs: dict[bool, tuple[Path, list[dict]]] = {}
+
+    def run(strict: bool) -> tuple[Path, list[dict]]:
+        if strict not in runs:
+            tree = tmp_path_factory.mktemp("strict" if strict else "optional")
+            runs[strict] = tree, cythonize_with_setup_py(tree, strict)
+        return runs[strict]
+
+    return run
+
+
 @pytest.mark.parametrize("strict", [True, False], ids=["cibuildwheel", "pip"])
-def test_every_pyx_becomes_a_package_module(tmp_path: Path, strict: bool) -> None:
-    extensions = cythonize_with_setup_py(tmp_path, strict)
-    stems = sorted(p.stem for p in (tmp_path / "cython" / "xmppwire").glob("*.pyx"))
+def test_every_pyx_becomes_a_package_module(setup_py_run, strict: bool) -> None:
+    tree, extensions = setup_py_run(strict)
+    stems = sorted(p.stem for p in (tree / "cython" / "xmppwire").glob("*.pyx"))
     assert sorted(e["name"] for e in extensions) == [f"xmppwire.{s}" for s in stems]
     # Inside cibuildwheel a failed compile must fail the build, not ship a pure wheel.
     assert all(e["optional"] is (not strict) for e in extensions)
 
 
-def test_compiled_modules_declare_they_do_not_need_the_gil(tmp_path: Path) -> None:
-    for extension in cythonize_with_setup_py(tmp_path, strict=True):
+def test_compiled_modules_declare_they_do_not_need_the_gil(setup_py_run) -> None:
+    tree, extensions = setup_py_run(True)
+    for extension in extensions:
         (source,) = extension["sources"]
-        c_code = (tmp_path / source).read_text(encoding="utf-8")
+        c_code = (tree / source).read_text(encoding="utf-8")
         assert "{Py_mod_gil, __Pyx_FREETHREADING_COMPATIBLE}" in c_code, source
         defaults = GIL_DEFAULT.findall(c_code)
         assert defaults, f"{source}: Cython's Py_mod_gil block changed; update this test"
