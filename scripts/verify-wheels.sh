@@ -220,6 +220,22 @@ else
     record FAIL "sdist contents" "see above"
     finish
 fi
+# CI hands cibuildwheel the sdist, which then reads the sdist's own pyproject.toml.
+sdist_targets_ok=1
+for platform in linux macos windows; do
+    if ! diff <("$TOOLS/bin/python" -m cibuildwheel --print-build-identifiers \
+        --platform "$platform" "$ROOT") \
+        <("$TOOLS/bin/python" -m cibuildwheel --print-build-identifiers \
+            --platform "$platform" "$SDIST"); then
+        sdist_targets_ok=0
+    fi
+done
+if [ "$sdist_targets_ok" -eq 1 ]; then
+    record ok "cibuildwheel on the sdist" "same build identifiers as on the checkout"
+else
+    record FAIL "cibuildwheel on the sdist" "build identifiers differ (diff above)"
+fi
+
 if [ -z "$PYX_STEMS" ]; then
     echo "the sdist has no cython/xmppwire/*.pyx: there is nothing to compile" >&2
     record FAIL "compiled modules" "none in cython/xmppwire/"
