@@ -190,11 +190,6 @@ _FAST_BAD_AMP = re.compile(rb"&(?!(?:lt|gt|amp|apos|quot|#[0-9]+|#x[0-9a-fA-F]+)
 _FAST_CHARREF = re.compile(rb"&#(x?[0-9a-fA-F]+);")
 #: Character references already found legal (``"9731"``, ``"x2600"``), bounded.
 _FAST_LEGAL_CHARREFS: set[bytes] = set()
-# A default namespace set to a reserved URI (one written with a reference never matches
-# the fast pattern).
-_FAST_BAD_XMLNS = re.compile(
-    rb"xmlns=(['\"])http://www\.w3\.org/(?:XML/1998/namespace|2000/xmlns/)\1"
-)
 
 
 def _fast_pattern(limits: Limits) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
@@ -224,7 +219,10 @@ def _fast_pattern(limits: Limits) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]
     # A namespace declaration's value has no reference and no '<', so that it can be used
     # as it is; other values of the outermost tag may hold '<' (the caller looks: a byte
     # search is cheaper than a character class), deeper ones may not.
-    declaration = f"(?<= xmlns=)(?:'[^'&<]{{0,{max_value}}}'|\"[^\"&<]{{0,{max_value}}}\")"
+    declaration = (
+        "(?<= xmlns=)(?!['\"]http://www\\.w3\\.org/(?:XML/1998/namespace|2000/xmlns/)['\"])"
+        f"(?:'[^'&<]{{0,{max_value}}}'|\"[^\"&<]{{0,{max_value}}}\")"
+    )
 
     def attributes(level: int, extra: str | None = None) -> str:
         if extra is None:
@@ -267,7 +265,8 @@ def _fast_span_ok(span: bytes) -> bool:
             return False
         if b"\xef\xbf\xbe" in span or b"\xef\xbf\xbf" in span:
             return False
-    if span.translate(None, _FAST_LEGAL_BYTES) or b"]]>" in span:
+    # ']' is rare: a byte search for it first spares the slower search for ']]>'.
+    if span.translate(None, _FAST_LEGAL_BYTES) or (b"]" in span and b"]]>" in span):
         return False
     if b"&" in span:
         if _FAST_BAD_AMP.search(span) is not None:
@@ -282,7 +281,7 @@ def _fast_span_ok(span: bytes) -> bool:
                         return False
                 if len(_FAST_LEGAL_CHARREFS) < 4096:
                     _FAST_LEGAL_CHARREFS.update(refs)
-    return b"w3.org/" not in span or _FAST_BAD_XMLNS.search(span) is None
+    return True
 
 
 class StreamParser:
@@ -1016,7 +1015,10 @@ class StreamParser:
         start = i = self._pos
         if self._wait and self._incomplete_element(buf, i, n):
             return False
-        element_at = _fast_pattern(self._limits)[0].match
+        # A scanner matches each element where the previous one ended, without the
+        # argument handling of a match() call per element.
+        scanner = _fast_pattern(self._limits)[0].scanner(buf, i)
+        element_at = scanner.match
         max_stanza = self._limits.max_stanza_bytes
         header = self._header
         default_ns = self._header_scope.get(None, "")
@@ -1025,12 +1027,14 @@ class StreamParser:
         found: list[ParserEvent] = []
         paused = False
         while True:
-            match = element_at(buf, i)
+            match = element_at()
             if match is None:
                 if i < n and buf[i] in _WS:
                     end = _WS_RUN.match(buf, i).end()
                     found.append(WhitespaceReceived(raw=bytes(buf[i:end])))
                     i = end
+                    scanner = scanner.pattern.scanner(buf, i)
+                    element_at = scanner.match
                     continue
                 break
             raw, name_bytes, attrs = match.group(0, 1, 2)
@@ -1050,6 +1054,8 @@ class StreamParser:
             if pause_after and (ns, name) in pause_after:
                 paused = True
                 break
+        # The scanner holds the buffer: let go of it before anything may resize it.
+        del scanner, element_at
         if i != start:
             if not _fast_span_ok(bytes(buf[start:i])):
                 return True
