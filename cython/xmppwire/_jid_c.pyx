@@ -121,10 +121,16 @@ if _lock == NULL:
     raise MemoryError("can't allocate the JID cache lock")
 
 
+cdef inline void _acquire() noexcept:
+    # Wait without the GIL: whoever holds the lock may need it to finish.
+    with nogil:
+        PyThread_acquire_lock(_lock, WAIT_LOCK)
+
+
 cdef int _rotate() except -1:
     global _young, _old
     cdef dict emptied
-    PyThread_acquire_lock(_lock, WAIT_LOCK)
+    _acquire()
     try:
         if len(_young) >= _half:
             emptied = _old
@@ -159,7 +165,7 @@ def set_cache_size(Py_ssize_t maxsize):
     global _maxsize, _half
     if maxsize < 0:
         raise ValueError("the cache size can't be negative")
-    PyThread_acquire_lock(_lock, WAIT_LOCK)
+    _acquire()
     try:
         _maxsize = maxsize
         _half = max(maxsize // 2, 1)
@@ -176,7 +182,7 @@ def cache_size():
 
 def clear_cache():
     """Forget every cached JID, and the domainparts the complete path remembers."""
-    PyThread_acquire_lock(_lock, WAIT_LOCK)
+    _acquire()
     try:
         _generation_a.clear()
         _generation_b.clear()
@@ -187,7 +193,7 @@ def clear_cache():
 
 def cached_jids():
     """The input strings whose parsed JIDs are cached, oldest first."""
-    PyThread_acquire_lock(_lock, WAIT_LOCK)
+    _acquire()
     try:
         return list(_old) + list(_young)
     finally:
