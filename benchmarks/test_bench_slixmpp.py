@@ -107,6 +107,24 @@ def _client(cls: type[ClientXMPP], loop: asyncio.AbstractEventLoop) -> ClientXMP
     return client
 
 
+def _count_received(client: ClientXMPP) -> dict[str, int]:
+    """An application's share: a filter on every stanza, a handler reading each message."""
+    received = {"stanzas": 0, "messages": 0, "body_chars": 0}
+
+    def count(stanza: Any) -> Any:
+        received["stanzas"] += 1
+        return stanza
+
+    def on_message(message: Any) -> None:
+        received["messages"] += 1
+        received["body_chars"] += len(message["body"])  # what a bot reads first
+
+    client.add_filter("in", count)
+    client.add_event_handler("message", on_message)
+    client.add_event_handler("groupchat_message", on_message)
+    return received
+
+
 def _settle(loop: asyncio.AbstractEventLoop) -> None:
     """Let the tasks slixmpp scheduled (feature negotiation) run, outside the timing."""
 
@@ -132,19 +150,7 @@ def test_slixmpp_receive(
     chunk: int, chunks: list[bytes],
 ) -> None:
     client = _client(ClientXMPP, loop)
-    received = {"stanzas": 0, "messages": 0, "body_chars": 0}
-
-    def count(stanza: Any) -> Any:
-        received["stanzas"] += 1
-        return stanza
-
-    def on_message(message: Any) -> None:
-        received["messages"] += 1
-        received["body_chars"] += len(message["body"])  # what a bot reads first
-
-    client.add_filter("in", count)
-    client.add_event_handler("message", on_message)
-    client.add_event_handler("groupchat_message", on_message)
+    received = _count_received(client)
     receive = _rounds(client, chunks)
 
     def measured() -> None:
@@ -183,3 +189,63 @@ def test_slixmpp_split(
                                 elements=corpus.elements)
     assert benchmark(measured) == corpus.elements
     _settle(loop)
+
+
+def main() -> None:
+    """Interleaved rounds, CPU time, best of N: steadier than wall time on a busy machine.
+
+    ``python benchmarks/test_bench_slixmpp.py [SIZE] [ROUNDS]``
+    """
+    import sys
+    import time
+
+    from xmppwire.bench.corpus import CORPORA, generate
+    from xmppwire.bench.runners import chunked
+
+    size = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 15
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    logging.disable(logging.INFO)
+    found = _impl.implementations()
+    receivers = [name for name in (None, "cython", "python") if name is None or name in found]
+
+    def prepared(path: str, name: str | None, chunks: list[bytes]) -> Callable[[], None]:
+        cls: type[ClientXMPP] = SplitOnly if path == "split" else ClientXMPP
+        if name is not None:
+            # The mixin, so that each client keeps its parser whatever runs next.
+            cls = type(
+                f"Accelerated{cls.__name__}",
+                (accelerator.XMPPWireStream, cls),
+                {"xmppwire_parser_class": found[name].tokenizer.StreamParser},
+            )
+        client = _client(cls, loop)
+        if path == "receive":
+            _count_received(client)
+        return _rounds(client, chunks)
+
+    print(f"slixmpp {slixmpp.__version__}, corpora of {size} bytes, best of {rounds} "
+          "interleaved rounds, CPU time")
+    for corpus_name in CORPORA:
+        corpus = generate(corpus_name, size)
+        for chunk in (4096, 65536):
+            chunks = chunked(corpus.data, chunk)
+            for path in ("receive", "split"):
+                runs = {name: prepared(path, name, chunks) for name in receivers}
+                best = dict.fromkeys(receivers, float("inf"))
+                for _ in range(rounds):
+                    for name, run in runs.items():
+                        start = time.process_time()
+                        run()
+                        best[name] = min(best[name], time.process_time() - start)
+                    _settle(loop)
+                base = best[None]
+                cells = "  ".join(
+                    f"{LABELS[name]}: {best[name] * 1e3:6.1f} ms ({base / best[name]:.2f}x)"
+                    for name in receivers
+                )
+                print(f"{path:7} {corpus_name:5} {chunk // 1024:2} KiB  {cells}")
+
+
+if __name__ == "__main__":
+    main()
