@@ -315,8 +315,8 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         metavar="N",
-        help="time N runs per measurement and keep the fastest (default: 1; more steadies "
-        "numbers on a busy machine)",
+        help="time every contender N times, in N rounds over all of them, and keep each "
+        "one's fastest run (default: 1; more steadies the numbers on a busy machine)",
     )
     bench.add_argument("--json", action="store_true", help="print JSON instead of the table")
     bench.add_argument("--quiet", "-q", action="store_true", help="no progress lines")

@@ -506,10 +506,13 @@ def measure_isolated(
 
 
 def worker_main(spec_path: str) -> int:
-    """Run the jobs in ``spec_path`` (JSON): a progress line, then a JSON line, per result.
+    """Run the jobs in ``spec_path`` (JSON); print progress lines, then one JSON line per job.
 
     Started as a fresh interpreter so the measured children fork from a heap
-    that holds the corpora, the imported contenders and little else.
+    that holds the corpora, the imported contenders and little else. With
+    several runs per job, every job runs once per round, so a stretch of
+    contention on a busy machine hits all contenders alike instead of one;
+    the fastest run counts and the peak RSS is the first run's.
     """
     with open(spec_path) as f:
         spec = json.load(f)
@@ -517,25 +520,43 @@ def worker_main(spec_path: str) -> int:
     for name, path in spec["corpora"].items():
         with open(path, "rb") as f:
             corpora[name] = f.read()
-    contenders = by_key(spec["contenders"])
+    contenders = {c.key: c for c in by_key(spec["contenders"])}
     unavailable: dict[str, str] = {}
-    for contender in contenders:
+    for contender in contenders.values():
         try:
             contender.prepare()
         except Unavailable as exc:
             unavailable[contender.key] = str(exc)
     gc.collect()
     jobs = spec["jobs"]
-    for number, (key, corpus, chunk) in enumerate(jobs, 1):
-        contender = next(c for c in contenders if c.key == key)
-        data = corpora[corpus]
-        if key in unavailable:
-            result = Measurement(key, corpus, chunk, len(data), error=unavailable[key])
-        else:
-            result = measure_isolated(contender, corpus, data, chunk, repeat=spec["repeat"])
-        # Progress and results share stdout, so the parent relays progress in
-        # order wherever its own progress goes; results are the JSON lines.
-        print(_progress(number, len(jobs), contender, result), flush=True)
+    rounds = spec["repeat"]
+    results: list[Measurement] = []
+    for key, corpus, chunk in jobs:
+        size = len(corpora[corpus])
+        results.append(Measurement(key, corpus, chunk, size, error=unavailable.get(key)))
+    total = len(jobs) * rounds
+    done = 0
+    for round_ in range(rounds):
+        for result in results:
+            done += 1
+            contender = contenders[result.contender]
+            shown = result
+            if result.error is None:
+                this = measure_isolated(
+                    contender, result.corpus, corpora[result.corpus], result.chunk
+                )
+                if this.error is not None:
+                    result.error = this.error
+                elif result.seconds is None or this.seconds < result.seconds:  # type: ignore[operator]
+                    result.seconds = this.seconds
+                if round_ == 0:
+                    result.peak_rss = this.peak_rss
+                result.elements = this.elements
+                shown = this
+            # Progress and results share stdout, so the parent relays progress
+            # in order wherever its own progress goes; results are JSON lines.
+            print(_progress(done, total, contender, shown), flush=True)
+    for result in results:
         print(result.to_json(), flush=True)
     return 0
 
