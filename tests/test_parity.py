@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import pyexpat
 
 import pytest
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 
 from strategies import DAMAGE, RESTRICTED_DAMAGE, GeneratedStream, mutations, split_points, streams
 from xmpp_samples import HEADER, XML_DECLARATION, Outcome, bytewise, feed_chunks, split_at
-from xmppwire import LocalProtocolError, _impl
+from xmppwire import Limits, LocalProtocolError, _impl
 from xmppwire.events import (
     ElementReceived,
     StreamClosed,
@@ -183,6 +184,38 @@ def test_random_bytes(twins, prefix, noise):
         check_invariance(twin.tokenizer.StreamParser, data, [data])
     check_twins(twins, [data])
     check_twins(twins, bytewise(data))
+
+
+# -- tight limits: any chunking, both twins -----------------------------------------------------
+
+tight_limits = st.builds(
+    Limits,
+    max_stanza_bytes=st.integers(8, 400),
+    max_header_bytes=st.integers(40, 300),
+    max_depth=st.integers(1, 5),
+    max_attributes=st.integers(1, 6),
+    max_name_bytes=st.integers(2, 24),
+    max_attribute_value_bytes=st.integers(1, 48),
+)
+
+
+@settings(FAST, max_examples=200)
+@given(data=st.data())
+def test_tight_limits(twins, data):
+    stream = data.draw(streams(), label="stream")
+    if data.draw(st.booleans(), label="damage"):
+        payload = data.draw(mutations(stream.data, DAMAGE), label="damaged")
+    else:
+        payload = stream.data
+    limits = data.draw(tight_limits, label="limits")
+    chunks = split_at(payload, data.draw(split_points(payload), label="cuts"))
+    for twin in twins:
+        parser_class = functools.partial(twin.tokenizer.StreamParser, limits=limits)
+        check_invariance(parser_class, payload, chunks)
+    outcome = check_twins(twins, chunks, limits=limits)
+    if outcome.error is None and payload == stream.data:
+        # within the limits nothing is refused
+        assert simplified(outcome.events) == list(stream.expected)
 
 
 # -- against expat ------------------------------------------------------------------------------
