@@ -108,6 +108,7 @@ cdef enum:
     P_ETAG = 3
     P_CDATA = 4
     P_DECL = 5
+    P_PI = 6
 
 # Where a start tag stands
 cdef enum:
@@ -799,22 +800,16 @@ cdef class StreamParser:
                 return self._need_header(over)
             c = p[i + 1]
             if c == 63:  # <?
-                if self.base + i == 0:
-                    # Maybe the XML declaration.
-                    k = i + 2
-                    while k < end and (p[k] < 0x80 and (xw_cc[p[k]] & CC_NAME or p[k] == 58)
-                                       or p[k] >= 0x80):
-                        k += 1
-                    if k >= end:
-                        return self._need_header(over)
-                    if k - i == 5 and memcmp(p + i + 2, b"xml", 3) == 0 and (xw_cc[p[k]] & CC_WS):
-                        self.pend = P_DECL
-                        self.scan = self.base + i + 6
-                        continue
-                r = self._pi(i, end)
-                if r == R_NEED:
+                k = self._pi_run(i, end)
+                if k < 0:
                     return self._need_header(over)
-                return r
+                if (self.base + i == 0 and k - i == 5 and memcmp(p + i + 2, b"xml", 3) == 0
+                        and (xw_cc[p[k]] & CC_WS)):
+                    # The XML declaration.
+                    self.pend = P_DECL
+                    self.scan = self.base + i + 6
+                    continue
+                return self._pi(i, end)
             if c == 33:  # <!
                 r = self._bang(i, end)
                 if r == R_NEED:
@@ -1383,13 +1378,27 @@ cdef class StreamParser:
                 i += 1
         return R_OK
 
-    cdef int _pi(self, Py_ssize_t lt, Py_ssize_t end) except -1:
-        """`<?` at lt (never the XML declaration here): always an error once complete."""
+    cdef Py_ssize_t _pi_run(self, Py_ssize_t lt, Py_ssize_t end) noexcept:
+        """The end of the target run after `<?` at lt, or -1 while the data ends in it.
+
+        The scan resumes where it stopped, so a long run fed byte by byte stays linear.
+        """
         cdef const unsigned char* p = self.buf
-        cdef Py_ssize_t k = lt + 2, bad
+        cdef Py_ssize_t k = <Py_ssize_t>(self.scan - self.base) if self.pend == P_PI else lt + 2
         while k < end and (p[k] >= 0x80 or (xw_cc[p[k]] & CC_NAME) or p[k] == 58):
             k += 1
         if k >= end:
+            self.pend = P_PI
+            self.scan = self.base + k
+            return -1
+        self.pend = P_NONE
+        return k
+
+    cdef int _pi(self, Py_ssize_t lt, Py_ssize_t end) except -1:
+        """`<?` at lt (never the XML declaration here): always an error once complete."""
+        cdef const unsigned char* p = self.buf
+        cdef Py_ssize_t k = self._pi_run(lt, end), bad
+        if k < 0:
             return R_NEED
         bad = _utf8_error(p, lt, k + 1)
         if bad >= 0:
