@@ -110,6 +110,24 @@ def test_unparsed_bytes_after_a_pause_survive_compaction(StreamParser):
         parser.feed(b" ")
 
 
+@pytest.mark.parametrize(
+    "opener",
+    [b"<a b='", b"<a>", b"<a><![CDATA[", b"</", b"<?", b"tail", b"<a>&", b"<a>&#1"],
+    ids=["value", "text", "cdata", "end-tag", "pi", "depth-1-text", "name-ref", "char-ref"],
+)
+def test_a_long_token_fed_byte_by_byte_is_scanned_once(StreamParser, opener):
+    # Each feed resumes the scan where the last one stopped; re-reading the
+    # held token every time would take minutes here instead of a moment.
+    parser = StreamParser()
+    parser.feed(HEADER)
+    for byte in opener:
+        parser.feed(bytes([byte]))
+    filler = b"1" if opener.endswith(b"#1") else b"a"
+    for _ in range(60_000):
+        assert parser.feed(filler) == []
+    assert parser.offset == len(HEADER) + len(opener) + 60_000
+
+
 # -- compiled only --------------------------------------------------------------------------------
 
 
