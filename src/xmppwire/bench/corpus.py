@@ -135,7 +135,7 @@ class _Gen:
     # -- stanzas -------------------------------------------------------------
 
     def chat(self) -> str:
-        """A ~200-byte one-to-one chat message with a chat state."""
+        """A ~220-byte one-to-one chat message with a chat state."""
         return (
             f"<message from='{self.full_jid()}' to='{ME}' type='chat' id='{self.id()}'>"
             f"<body>{self.words(2, 9)}</body>"
@@ -266,7 +266,7 @@ def _mix(size: int, seed: int) -> tuple[str, int]:
 
 
 _MAKERS: dict[str, tuple[Callable[[int, int], tuple[str, int]], str]] = {
-    "small": (_small, "~200-byte chat messages"),
+    "small": (_small, "~220-byte chat messages"),
     "mix": (
         _mix,
         "presence+caps, MUC with delay/stanza-id, entities and non-ASCII text, "
