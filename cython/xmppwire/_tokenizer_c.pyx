@@ -144,7 +144,7 @@ DEF CACHE_SLOTS = 256
 DEF CACHE_MAX = 64
 DEF MIN_CAPACITY = 65536
 # Bytes allocated beyond the capacity: a NUL after the data stops every scan
-# loop (NUL is no name, space or text character) and 8-byte reads may run past it.
+# loop (NUL is no name, space or text character) and 16-byte reads may run past it.
 DEF SLACK = 32
 cdef long long LIMIT_CAP = 1LL << 60
 
