@@ -770,3 +770,42 @@ def test_pause_after_accepts_any_iterable_of_pairs(StreamParser):
         assert parser.paused
         assert set(parser.pause_after) == {(TLS_NS, "proceed")}
         assert parser.take_unparsed() == b"!"
+
+
+KITCHEN_SINK = (
+    b"<?xml version='1.0' encoding='UTF-8'?>\n"
+    + HEADER
+    + b"\n \t"
+    + MESSAGE
+    + b"hi &amp; <![CDATA[ <x> ]]> "
+    + b"<iq type='result' id='r&#x31;'><query xmlns='jabber:iq:roster' ver=\"1\">"
+    + b"<item jid='a@b' name='\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80'>"
+    + b"<group>G &lt;1&gt;</group></item>"
+    + b"</query ></iq>\r\n"
+    + b"<p:x xmlns:p='urn:p' p:a='1' a='2'><p:y/><![CDATA[]]]]><![CDATA[>]]>]]</p:x>"
+    + b"<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"
+    + b" </stream:stream \n> \n"
+)
+
+
+def test_every_two_way_cut_of_a_stream_with_everything(StreamParser):
+    reference = feed_chunks(StreamParser(), [KITCHEN_SINK], close=True)
+    assert reference.error is None
+    assert kinds(reference.merged) == [
+        "StreamOpened",
+        "WhitespaceReceived",
+        "ElementReceived",
+        "TextReceived",
+        "TextReceived",
+        "WhitespaceReceived",
+        "ElementReceived",
+        "WhitespaceReceived",
+        "ElementReceived",
+        "ElementReceived",
+        "WhitespaceReceived",
+        "StreamClosed",
+    ]
+    for cut in range(1, len(KITCHEN_SINK)):
+        outcome = feed_chunks(StreamParser(), [KITCHEN_SINK[:cut], KITCHEN_SINK[cut:]], close=True)
+        assert outcome.merged == reference.merged, cut
+        assert outcome.error is None, cut

@@ -456,6 +456,17 @@ def test_error_condition_and_offset(StreamParser, case: Case):
         assert outcome.error == (case.condition, case.offset), name
 
 
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_error_for_every_cut_near_it(StreamParser, case: Case):
+    # a scanner that resumes a cut token must find the same error wherever the cut falls
+    data = case.data
+    near = set(range(case.offset - 12, case.offset + 14))
+    near |= set(range(len(data) - 4, len(data)))
+    for cut in sorted(p for p in near if 0 < p < len(data)):
+        outcome = feed_chunks(StreamParser(), [data[:cut], data[cut:]], close=case.close)
+        assert outcome.error == (case.condition, case.offset), cut
+
+
 def test_every_condition_of_the_mapping_is_covered():
     assert {case.values[0].condition for case in ALL_CASES} == {
         "restricted-xml",

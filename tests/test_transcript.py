@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from xmpp_samples import SASL_NS, STREAMS_NS, TLS_NS, XML_NS, bytewise
+from xmpp_samples import SASL_NS, STREAMS_NS, TLS_NS, XML_NS, bytewise, merge_whitespace
 from xmppwire.events import (
     ElementReceived,
     StreamClosed,
@@ -257,3 +257,13 @@ def test_offsets_restart_with_each_stream(StreamParser):
     assert offsets[0] == len(b"".join(chunks[:2]))
     assert offsets[1] == len(b"".join(chunks[2:5]))
     assert parser.offset == len(b"".join(chunks[5:]))
+
+
+@pytest.mark.parametrize("user", ["user1", "user2"])
+def test_every_two_way_cut(StreamParser, user):
+    chunks = received(user)
+    data = b"".join(chunks)
+    reference = [merge_whitespace(s) for s in replay(StreamParser, [data])]
+    for cut in range(1, len(data)):
+        streams = replay(StreamParser, [data[:cut], data[cut:]])
+        assert [merge_whitespace(s) for s in streams] == reference, cut
