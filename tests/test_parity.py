@@ -152,6 +152,12 @@ def test_generated_streams(twins, stream: GeneratedStream, data):
             # end of input inside the stream: everything before it was reported
             assert outcome.error == ("not-well-formed", len(stream.data)), twin.name
         assert simplified(outcome.events) == list(stream.expected), twin.name
+    for event in outcome.events:
+        if type(event) is ElementReceived:
+            # the lazy views agree with expat's tree of the same bytes
+            tree = event.element()
+            assert tree.tag == event.tag
+            assert event.attrs == tree.attrib
     check_twins(twins, chunks)
     if stream.elements:
         target = data.draw(st.sampled_from([e[:2] for e in stream.elements]), label="pause")
