@@ -173,6 +173,10 @@ def _declarations(attrs: list[tuple[str, str]]) -> dict[str | None, str] | None:
 #: Nesting the fast pattern covers; deeper elements go the exact way. (Each level and
 #: attribute slot makes the pattern longer to compile and slower to run.)
 _FAST_DEPTH = 5
+#: An element cut by the end of a chunk of at least _FAST_OPENED_CHUNK bytes, and no longer
+#: than _FAST_OPENED_BYTES, has its complete tokens checked by the fast patterns and waits.
+_FAST_OPENED_BYTES = 16384
+_FAST_OPENED_CHUNK = 512
 #: Attributes per start tag the fast pattern covers: on the outermost tag, and deeper
 #: (fewer slots there make the pattern markedly faster on long lists of children).
 _FAST_ATTRIBUTES = 6
@@ -180,6 +184,7 @@ _FAST_INNER_ATTRIBUTES = 4
 # A possessive quantifier spares backtracking where the next byte decides anyway.
 _PLUS = "+" if sys.version_info >= (3, 11) else ""
 _FAST_CACHE: dict[tuple[int, int, int, int], tuple[re.Pattern[bytes], re.Pattern[bytes]]] = {}
+_FAST_OPENED_CACHE: dict[tuple[int, int, int, int], re.Pattern[bytes]] = {}
 _NAMES: dict[bytes, str] = {}
 _FAST_END_TAG = re.compile(
     rb"</([A-Za-z_][A-Za-z0-9_.\-]*(?::[A-Za-z_][A-Za-z0-9_.\-]*)?)[ \t\r\n]*>"
@@ -194,6 +199,77 @@ _FAST_CHARREF = re.compile(rb"&#(x?[0-9a-fA-F]+);")
 _FAST_LEGAL_CHARREFS: set[bytes] = set()
 
 
+class _FastGrammar:
+    """The pieces of the fast patterns for one set of limits, as regular expression text."""
+
+    def __init__(self, depth: int, max_attrs: int, max_name: int, max_value: int) -> None:
+        self.depth = depth
+        self.ws = r"[ \t\r\n]"
+        self.name = rf"[A-Za-z_][A-Za-z0-9_.\-]{{0,{max_name - 1}}}"
+        self.attr_name = self.name
+        if max_name > 4:
+            self.attr_name = rf"(?:xml:[A-Za-z_][A-Za-z0-9_.\-]{{0,{max_name - 5}}}|{self.name})"
+        self.slots = min(_FAST_ATTRIBUTES, max_attrs)
+        self.max_value = max_value
+        # A namespace declaration's value has no reference and no '<', so that it can be
+        # used as it is.
+        self.declaration = (
+            "(?<= xmlns=)(?!['\"]http://www\\.w3\\.org/(?:XML/1998/namespace|2000/xmlns/)['\"])"
+            f"(?:'[^'&<]{{0,{max_value}}}'|\"[^\"&<]{{0,{max_value}}}\")"
+        )
+        self.text = f"[^<]*{_PLUS}"
+
+    def attributes(self, group: str, slots: int, extra: str) -> str:
+        """Up to ``slots`` attributes, none twice; ``extra`` are bytes values may not hold."""
+        max_value = self.max_value
+        value = (
+            f"(?:{self.declaration}|(?<! xmlns=)(?:'[^'{extra}]{{0,{max_value}}}'"
+            f'|"[^"{extra}]{{0,{max_value}}}"))'
+        )
+        # Unrolled so that each name can be told apart from the ones before it in the tag.
+        tail = ""
+        for slot in range(slots, 0, -1):
+            unique = "".join(f"(?!(?P={group}_{j})=)" for j in range(1, slot))
+            tail = f"(?: {unique}(?P<{group}_{slot}>{self.attr_name})={value}{tail})?"
+        return tail
+
+    def inner_attributes(self, group: str) -> str:
+        return self.attributes(group, min(self.slots, _FAST_INNER_ATTRIBUTES), "<")
+
+    def element(self, level: int, group: str) -> str:
+        """A complete element nesting at most ``level`` deep; group names begin with ``group``."""
+        if level == 0:
+            return "(?!)"
+        ws = self.ws
+        if group == "" and level == self.depth:
+            # The outermost tag: its name and attributes are groups 1 and 2, and its values
+            # may hold '<' (the caller looks: a byte search is cheaper than a class).
+            head = f"<(?P<n{level}>{self.name})({self.attributes(f'a{level}', self.slots, '')})"
+        else:
+            head = f"<(?P<{group}n{level}>{self.name}){self.inner_attributes(f'{group}a{level}')}"
+        inner = self.element(level - 1, group)
+        end = f"</(?P={group}n{level}){ws}*>"
+        return f"{head}{ws}*(?:/>|>{self.text}(?:{inner}{self.text})*{_PLUS}{end})"
+
+    def opened(self, level: int, group: str) -> str:
+        """The beginning of an element up to the end of a token, its last elements still open."""
+        if level == 0:
+            return "(?!)"
+        head = f"<{self.name}{self.inner_attributes(f'{group}a{level}')}"
+        child = self.element(level - 1, f"{group}c")
+        deeper = self.opened(level - 1, f"{group}o")
+        return f"{head}{self.ws}*>{self.text}(?:{child}{self.text})*{_PLUS}(?:{deeper})?"
+
+
+def _fast_key(limits: Limits) -> tuple[int, int, int, int]:
+    return (
+        min(_FAST_DEPTH, limits.max_depth),
+        limits.max_attributes,
+        limits.max_name_bytes,
+        limits.max_attribute_value_bytes,
+    )
+
+
 def _fast_pattern(limits: Limits) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
     """One whole element as common serializers write it, and one start tag, or no match.
 
@@ -202,61 +278,45 @@ def _fast_pattern(limits: Limits) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]
     ``_FAST_ATTRIBUTES`` of them and none twice, no CDATA, comments or PIs, within
     the limits a pattern can count. In the element pattern group 1 is the name,
     group 2 the attributes of the outermost tag; in the tag pattern group 1 is the
-    name, 2 the attributes. A tag's values hold no
-    ``&``, so that it needs no further look but at its bytes' encoding.
+    name, 2 the attributes. A tag's values hold no ``&``, so that it needs no further
+    look but at its bytes' encoding.
     """
-    depth = min(_FAST_DEPTH, limits.max_depth)
-    key = (depth, limits.max_attributes, limits.max_name_bytes, limits.max_attribute_value_bytes)
+    key = _fast_key(limits)
     patterns = _FAST_CACHE.get(key)
-    if patterns is not None:
-        return patterns
-    _, max_attrs, max_name, max_value = key
-    ws = r"[ \t\r\n]"
-    name = rf"[A-Za-z_][A-Za-z0-9_.\-]{{0,{max_name - 1}}}"
-    attr_name = name
-    if max_name > 4:
-        attr_name = rf"(?:xml:[A-Za-z_][A-Za-z0-9_.\-]{{0,{max_name - 5}}}|{name})"
-    slots = min(_FAST_ATTRIBUTES, max_attrs)
-
-    # A namespace declaration's value has no reference and no '<', so that it can be used
-    # as it is; other values of the outermost tag may hold '<' (the caller looks: a byte
-    # search is cheaper than a character class), deeper ones may not.
-    declaration = (
-        "(?<= xmlns=)(?!['\"]http://www\\.w3\\.org/(?:XML/1998/namespace|2000/xmlns/)['\"])"
-        f"(?:'[^'&<]{{0,{max_value}}}'|\"[^\"&<]{{0,{max_value}}}\")"
-    )
-
-    def attributes(level: int, extra: str | None = None) -> str:
-        if extra is None:
-            extra = "" if level == depth else "<"
-        value = (
-            f"(?:{declaration}|(?<! xmlns=)(?:'[^'{extra}]{{0,{max_value}}}'"
-            f'|"[^"{extra}]{{0,{max_value}}}"))'
-        )
-        # Unrolled so that each name can be told apart from the ones before it in the tag.
-        tail = ""
-        count = slots if level in (depth, 0) else min(slots, _FAST_INNER_ATTRIBUTES)
-        for slot in range(count, 0, -1):
-            unique = "".join(f"(?!(?P=a{level}_{j})=)" for j in range(1, slot))
-            tail = f"(?: {unique}(?P<a{level}_{slot}>{attr_name})={value}{tail})?"
-        return tail
-
-    text = f"[^<]*{_PLUS}"
-
-    def element(level: int) -> str:
-        if level == 0:
-            return "(?!)"
-        if level == depth:
-            head = f"<(?P<n{level}>{name})({attributes(level)})"
-        else:
-            head = f"<(?P<n{level}>{name}){attributes(level)}"
-        inner = element(level - 1)
-        return f"{head}{ws}*(?:/>|>{text}(?:{inner}{text})*{_PLUS}</(?P=n{level}){ws}*>)"
-
-    tag = re.compile(f"<({name})({attributes(0, '<&')}){ws}*/?>".encode())
-    patterns = re.compile(element(depth).encode()), tag
-    _FAST_CACHE[key] = patterns
+    if patterns is None:
+        grammar = _FastGrammar(*key)
+        ws = grammar.ws
+        tag = f"<({grammar.name})({grammar.attributes('t', grammar.slots, '<&')}){ws}*/?>"
+        patterns = re.compile(grammar.element(grammar.depth, "").encode()), re.compile(tag.encode())
+        _FAST_CACHE[key] = patterns
     return patterns
+
+
+def _fast_opened_pattern(limits: Limits) -> re.Pattern[bytes]:
+    """The beginning of a common element, from its ``<`` to the end of a token (fullmatch)."""
+    key = _fast_key(limits)
+    pattern = _FAST_OPENED_CACHE.get(key)
+    if pattern is None:
+        grammar = _FastGrammar(*key)
+        pattern = re.compile(grammar.opened(grammar.depth, "o").encode())
+        _FAST_OPENED_CACHE[key] = pattern
+    return pattern
+
+
+def _tag_end(buf: bytearray, start: int, n: int) -> int:
+    """The end of the tag at ``buf[start] == b"<"``: past its first ``>`` outside quotes, or -1."""
+    pos = start + 1
+    while True:
+        match = _QUOTE_OR_GT.search(buf, pos, n)
+        if match is None:
+            return -1
+        k = match.start()
+        if buf[k] == 0x3E:
+            return k + 1
+        k = buf.find(b"'" if buf[k] == 0x27 else b'"', k + 1, n)
+        if k < 0:
+            return -1
+        pos = k + 1
 
 
 def _fast_span_ok(span: bytes) -> bool:
@@ -359,6 +419,7 @@ class StreamParser:
             buf = self._buf
             buf += data
             self._received += size
+            self._chunk = size
             self._parse(buf, events)
         except _Fail as fail:
             failed = fail
@@ -406,6 +467,7 @@ class StreamParser:
         self._scan = 0  # how far the incomplete token at _tok (or _pos) was scanned
         self._quote = 0  # the open quote of an incomplete start tag, or the PI phase
         self._wait = 0  # the fast path waits for the element at _pos: see _incomplete_element
+        self._chunk = 0  # the size of the data being parsed
         self._state = _PROLOG
         self._prolog_content = False  # anything but whitespace before the header
         self._received = 0
@@ -1016,7 +1078,7 @@ class StreamParser:
         incomplete and small, and the fast pattern will try it again whole.
         """
         start = i = self._pos
-        if self._wait and self._incomplete_element(buf, i, n):
+        if self._wait == 1 and self._incomplete_element(buf, i, n):
             return False
         # A scanner matches each element where the previous one ended, without the
         # argument handling of a match() call per element.
@@ -1072,21 +1134,40 @@ class StreamParser:
         return not self._incomplete_element(buf, i, n)
 
     def _incomplete_element(self, buf: bytearray, i: int, n: int) -> bool:
-        """Whether ``buf[i:n]`` is a top-level start tag cut by the end of the data.
+        """Whether to wait for more of the top-level element cut at ``buf[i:n]``.
 
-        Such a tag holds no complete token, so nothing can be judged yet and the
-        fast pattern may try the element again when more arrives; anything longer
-        goes the exact way, which judges each token as soon as it is complete. The
-        scan for the tag's end resumes where it stopped, so a tag arriving byte by
-        byte costs linear time.
+        The fast pattern may try it again whole when more arrives, provided nothing in
+        it is left unjudged: either its start tag is still incomplete (no complete
+        token at all; the scan for the tag's end resumes where it stopped, so a tag
+        arriving byte by byte costs linear time), or every complete token in it
+        passes the fast checks. The latter is tried only for a short element cut by a
+        sizeable chunk, since each try reads the element again; anything else goes
+        the exact way, which judges each token once, as soon as it is complete.
         """
         self._wait = 0
         if n - i > self._limits.max_stanza_bytes or n - i < 2:
             return False
         if buf[i] != 0x3C or buf[i + 1] in b"/!?":
             return False
-        if _PI_RUN.match(buf, i + 1).end() < n and self._extent(buf, i, n)[1] >= 0:
-            self._scan = self._quote = 0
+        if _PI_RUN.match(buf, i + 1).end() >= n:
+            self._wait = 1
+            return True
+        _, end = self._extent(buf, i, n)
+        if end < 0:
+            self._wait = 1
+            return True
+        self._scan = self._quote = 0
+        if n - i > _FAST_OPENED_BYTES or self._chunk < _FAST_OPENED_CHUNK:
             return False
-        self._wait = 1
+        # The complete tokens end where the last tag ends, or where the last '<' begins
+        # a tag still incomplete (the text before it is then complete).
+        last = buf.rfind(b"<", i, n)
+        done = _tag_end(buf, last, n) if last > i else end
+        if done < 0:
+            done = last
+        if _fast_opened_pattern(self._limits).fullmatch(buf, i, done) is None:
+            return False
+        if not _fast_span_ok(bytes(buf[i:done])):
+            return False
+        self._wait = 2
         return True
