@@ -41,6 +41,17 @@ sys.path.append(os.environ["XMPPWIRE_SUITE_EXTRAS"])
 
 _streams = 0
 
+
+def pytest_report_header(config):
+    import slixmpp
+
+    lines = [f"slixmpp {slixmpp.__version__} from {slixmpp.__file__}"]
+    if os.environ.get("XMPPWIRE_SUITE_ACCELERATE") == "1":
+        import xmppwire
+
+        lines.append(f"xmppwire accelerator installed ({xmppwire.IMPLEMENTATION} StreamParser)")
+    return lines
+
 if os.environ.get("XMPPWIRE_SUITE_ACCELERATE") == "1":
     import xmppwire
     from slixmpp.xmlstream.xmlstream import XMLStream
@@ -52,9 +63,6 @@ if os.environ.get("XMPPWIRE_SUITE_ACCELERATE") == "1":
         return xmppwire.StreamParser(*args, **kwargs)
 
     accelerator.install(parser_class=counting_stream_parser)
-
-    def pytest_report_header(config):
-        return f"xmppwire accelerator installed ({xmppwire.IMPLEMENTATION} StreamParser)"
 
     def pytest_terminal_summary(terminalreporter):
         assert XMLStream.data_received is accelerator._data_received, "accelerator was removed"
@@ -77,8 +85,10 @@ def fetch_sdist(version: str, scratch: Path) -> Path:
     with tarfile.open(archive) as tar:
         tar.extractall(scratch, filter="data")
     root = scratch / f"slixmpp-{version}"
-    # The tests must import the installed slixmpp, not the sources beside them.
-    shutil.rmtree(root / "slixmpp")
+    # The tests must import the installed slixmpp, not the sources beside them,
+    # yet one of them lists the source tree's plugin directories. Without its
+    # __init__.py the source directory can't shadow the installed package.
+    (root / "slixmpp" / "__init__.py").unlink()
     return root
 
 
@@ -124,7 +134,7 @@ def run_suite(root: Path, plugins: Path, extras: Path, *, accelerate: bool, pure
         env["XMPPWIRE_NO_EXTENSIONS"] = "1"
     tests = sorted(str(path.relative_to(root)) for path in (root / "tests").glob("test_*.py"))
     argv = [sys.executable, "-m", "pytest", *tests, "-p", "xmppwire_suite_plugin",
-            "-p", "no:cacheprovider", "-q", "--continue-on-collection-errors",
+            "-p", "no:cacheprovider", "--continue-on-collection-errors",
             "-o", "asyncio_default_fixture_loop_scope=function", "-W", "ignore",
             f"--junitxml={junit}", *pytest_args]
     log = scratch / f"{label}.log"
@@ -132,8 +142,10 @@ def run_suite(root: Path, plugins: Path, extras: Path, *, accelerate: bool, pure
     with open(log, "w") as out:
         subprocess.run(argv, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
     for line in log.read_text(errors="replace").splitlines():
-        # pytest's closing count line, and the plugin's proof that xmppwire parsed.
-        if line.startswith("xmppwire parsed") or (
+        # Which slixmpp and parser ran, pytest's closing counts, and the
+        # plugin's proof that xmppwire parsed.
+        line = line.strip("= ")
+        if line.startswith(("slixmpp ", "xmppwire ")) or (
             " in " in line and ("passed" in line or "failed" in line) and line[:1].isdigit()
         ):
             print(line)
