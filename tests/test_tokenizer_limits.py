@@ -601,3 +601,53 @@ def test_default_depth_and_attribute_limits(StreamParser):
     assert feed_chunks(StreamParser(), [HEADER + many]).error is None
     many = b"<m" + attributes(65) + b"/>"
     assert feed_chunks(StreamParser(), [HEADER + many]).error == ("policy-violation", S)
+
+
+# -- what the limits don't count, and depth-1 tokens that do -------------------------------------
+
+
+def test_end_tags_are_not_held_to_the_name_limit(StreamParser):
+    # a longer end tag name is a mismatch, not a policy matter
+    data = ROOT + b"<abcd></abcdefgh>"
+    assert outcomes(StreamParser, data, Limits(max_name_bytes=6)).error == (
+        "not-well-formed",
+        R + len(b"<abcd>"),
+    )
+
+
+def test_reference_names_and_pi_targets_are_not_names_for_the_limit(StreamParser):
+    limits = Limits(max_name_bytes=6)
+    ok = ROOT + b"<m a='&quot;&apos;'>&quot;&apos;&amp;</m>"
+    assert outcomes(StreamParser, ok, limits).error is None
+    entity = ROOT + b"<m>&undefinedentity;</m>"
+    assert outcomes(StreamParser, entity, limits).error == ("restricted-xml", R + 3)
+    pi = ROOT + b"<?averylongtarget x?>"
+    assert outcomes(StreamParser, pi, limits).error == ("restricted-xml", R)
+
+
+def test_a_depth_1_pi_counts_against_the_stanza_limit(StreamParser):
+    data = HEADER + b"<?" + b"a" * 30 + b" ?>"
+    assert outcomes(StreamParser, data, Limits(max_stanza_bytes=16)).error == (
+        "policy-violation",
+        S + 16,
+    )
+    assert outcomes(StreamParser, data, Limits(max_stanza_bytes=33)).error == (
+        "restricted-xml",
+        S,
+    )
+
+
+@pytest.mark.parametrize(("limit", "expected"), [(8, "policy-violation"), (9, "restricted-xml")])
+def test_a_depth_1_doctype_counts_against_the_stanza_limit(StreamParser, limit, expected):
+    # `<!DOCTYPE` is complete at 9 bytes: with a limit of 8 its end is beyond the limit
+    data = HEADER + b"<!DOCTYPE x>"
+    offset = S + limit if expected == "policy-violation" else S
+    assert outcomes(StreamParser, data, Limits(max_stanza_bytes=limit)).error == (expected, offset)
+
+
+def test_a_pi_before_the_header_counts_against_the_header_limit(StreamParser):
+    data = b"<?" + b"a" * 80 + b" ?>" + HEADER
+    assert outcomes(StreamParser, data, Limits(max_header_bytes=50)).error == (
+        "policy-violation",
+        50,
+    )
