@@ -142,7 +142,9 @@ ctypedef struct Attr:
 
 DEF CACHE_SLOTS = 256
 DEF CACHE_MAX = 64
-DEF MIN_CAPACITY = 65536
+# Small, for servers holding many idle streams: the buffer doubles as needed
+# and compaction moves only what is held, so a small start costs no speed.
+DEF MIN_CAPACITY = 16384
 # Bytes allocated beyond the capacity: a NUL after the data stops every scan
 # loop (NUL is no name, space or text character) and 16-byte reads may run past it.
 DEF SLACK = 32
@@ -1202,16 +1204,25 @@ cdef class StreamParser:
         cdef unsigned char c
         cdef uint32_t cp
         cdef int r
+        cdef unsigned int bits
         if not self.tbad:
             while True:
-                while i + 16 <= end and xw_special16(p + i, 93) == 0:
+                # Jump to the next byte that may matter; the NUL after the
+                # data stops this, and whatever lies at or past `end` waits.
+                bits = xw_special16(p + i, 93)
+                if bits == 0:
                     i += 16
-                while i < end and not (xw_cc[p[i]] & CC_TEXT):
-                    i += 1
+                    if i < end:
+                        continue
+                else:
+                    i += xw_ctz32(bits)
                 if i >= end:
-                    self.scan = self.base + i
+                    self.scan = self.base + end
                     return -1
                 c = p[i]
+                if not (xw_cc[c] & CC_TEXT):
+                    i += 1
+                    continue
                 if c == 60:
                     self.pend = P_NONE
                     return i
