@@ -255,7 +255,11 @@ class _FastGrammar:
         """The beginning of an element up to the end of a token, its last elements still open."""
         if level == 0:
             return "(?!)"
-        head = f"<{self.name}{self.inner_attributes(f'{group}a{level}')}"
+        if level == self.depth:
+            attributes = self.attributes(f"{group}a{level}", self.slots, "<")
+        else:
+            attributes = self.inner_attributes(f"{group}a{level}")
+        head = f"<{self.name}{attributes}"
         child = self.element(level - 1, f"{group}c")
         deeper = self.opened(level - 1, f"{group}o")
         return f"{head}{self.ws}*>{self.text}(?:{child}{self.text})*{_PLUS}(?:{deeper})?"
