@@ -323,7 +323,7 @@ def _tag_end(buf: bytearray, start: int, n: int) -> int:
         pos = k + 1
 
 
-def _fast_span_ok(span: bytes) -> bool:
+def _fast_span_ok(span: bytes | bytearray) -> bool:
     """What the fast pattern leaves out, checked over a whole run of elements at once."""
     if not span.isascii():
         try:
@@ -1126,7 +1126,7 @@ class StreamParser:
         # The scanner holds the buffer: let go of it before anything may resize it.
         del scanner, element_at
         if i != start:
-            if not _fast_span_ok(bytes(buf[start:i])):
+            if not _fast_span_ok(buf[start:i]):
                 return True
             events += found
             self._pos = self._tok = i
@@ -1171,7 +1171,7 @@ class StreamParser:
             done = last
         if _fast_opened_pattern(self._limits).fullmatch(buf, i, done) is None:
             return False
-        if not _fast_span_ok(bytes(buf[i:done])):
+        if not _fast_span_ok(buf[i:done]):
             return False
         self._wait = 2
         return True

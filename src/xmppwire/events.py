@@ -5,6 +5,7 @@ Don't subclass these; match on the exact type.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -192,7 +193,7 @@ class StreamClosed(ParserEvent):
 # which looks the name up again for every field; the parsers build an event per
 # stanza, so the two frequent events set their slots through the slot descriptors
 # instead. Same keyword-only signature, same required fields, same defaults.
-def _slot_setters(cls: type, *names: str) -> tuple:  # type: ignore[type-arg]
+def _slot_setters(cls: type, *names: str) -> tuple[Callable[[object, object], None], ...]:
     return tuple(cls.__dict__[name].__set__ for name in names)
 
 
@@ -208,22 +209,26 @@ def _element_received_init(
     raw: bytes,
     header: StreamHeader,
     _attrs: dict[str, str] | None = None,
-    _set: tuple = _ER_SET,  # type: ignore[type-arg]
+    _set_namespace: Callable[[object, object], None] = _ER_SET[0],
+    _set_name: Callable[[object, object], None] = _ER_SET[1],
+    _set_raw: Callable[[object, object], None] = _ER_SET[2],
+    _set_header: Callable[[object, object], None] = _ER_SET[3],
+    _set_attrs: Callable[[object, object], None] = _ER_SET[4],
 ) -> None:
-    _set[0](self, namespace)
-    _set[1](self, name)
-    _set[2](self, raw)
-    _set[3](self, header)
-    _set[4](self, _attrs)
+    _set_namespace(self, namespace)
+    _set_name(self, name)
+    _set_raw(self, raw)
+    _set_header(self, header)
+    _set_attrs(self, _attrs)
 
 
 def _whitespace_received_init(
     self: WhitespaceReceived,
     *,
     raw: bytes,
-    _set: tuple = _WS_SET,  # type: ignore[type-arg]
+    _set_raw: Callable[[object, object], None] = _WS_SET[0],
 ) -> None:
-    _set[0](self, raw)
+    _set_raw(self, raw)
 
 
 _element_received_init.__qualname__ = "ElementReceived.__init__"
