@@ -549,6 +549,10 @@ cdef class StreamParser:
             r = self._run(events)
             if r == R_ERR:
                 self._raise(events)
+            if self.pos == self.blen and self.level == 0 and self.cap > MIN_CAPACITY:
+                # Nothing is held but a large chunk made room: an idle stream
+                # keeps only the small buffer.
+                self._drop_buffer()
             return events
         finally:
             self._leave()
@@ -631,12 +635,16 @@ cdef class StreamParser:
         )
         self.error = error
         # Nothing will be parsed before reset(): give the buffer back.
+        self._drop_buffer()
+        raise error
+
+    cdef void _drop_buffer(self) noexcept:
+        self.base += self.blen
         PyMem_Free(self.buf)
         self.buf = NULL
         self.cap = 0
         self.blen = 0
         self.pos = 0
-        raise error
 
     cdef inline int _fail(self, int cond, long long offset, str msg) noexcept:
         self.err_cond = cond
