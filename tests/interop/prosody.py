@@ -141,8 +141,7 @@ def ensure_prosody() -> tuple[str, str]:
     """The paths of ``prosody`` and ``prosodyctl``, installing them if needed.
 
     Raises ``ProsodyUnavailable`` when they are missing and can't be installed
-    here (no apt-get, not root); an installation that is attempted and fails
-    raises ``RuntimeError`` with apt's output.
+    here: no apt-get, not root, or apt-get failing (its output is in the message).
     """
     prosody, prosodyctl = _which("prosody"), _which("prosodyctl")
     if prosody and prosodyctl:
@@ -152,7 +151,10 @@ def ensure_prosody() -> tuple[str, str]:
         fcntl.flock(lock, fcntl.LOCK_EX)
         prosody, prosodyctl = _which("prosody"), _which("prosodyctl")
         if not (prosody and prosodyctl):
-            _apt_install()
+            try:
+                _apt_install()
+            except RuntimeError as exc:
+                raise ProsodyUnavailable(f"installing prosody failed: {exc}") from None
             prosody, prosodyctl = _which("prosody"), _which("prosodyctl")
     if not (prosody and prosodyctl):
         raise RuntimeError("apt-get installed prosody, but prosody/prosodyctl are not on PATH")
