@@ -25,7 +25,7 @@
 #                   as 3.12.1); default: every CPython >= 3.10 pyenv has (free-threaded
 #                   ones too), else python3.10 ... python3.15 found on PATH
 #   VERIFY_WORKDIR  scratch directory (default: .tmp/verify-wheels in the checkout)
-#   TOOLS_PYTHON    interpreter for the release-tools venv (default: python3)
+#   TOOLS_PYTHON    Python 3.11+ for the release-tools venv (default: python3)
 #   PYTEST_ARGS     extra pytest arguments for the installed-package runs
 
 set -euo pipefail
@@ -87,6 +87,11 @@ pytest_summary() { # the last line pytest printed, e.g. "123 passed, 2 skipped i
 step "release tools in $TOOLS"
 mkdir -p "$WORK"
 if [ ! -x "$TOOLS/bin/python" ]; then
+    # cibuildwheel and check-jsonschema need Python 3.11 or newer.
+    "${TOOLS_PYTHON:-python3}" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+        echo "the release tools need Python 3.11+: set TOOLS_PYTHON" >&2
+        exit 2
+    }
     "${TOOLS_PYTHON:-python3}" -m venv "$TOOLS"
 fi
 # Pure editable install: the tools venv only needs xmppwire importable for

@@ -175,7 +175,8 @@ def test_ci_uses_the_cibuildwheel_verified_here() -> None:
     ]
     pinned = uses.removeprefix("pypa/cibuildwheel@v")
     assert re.fullmatch(r"\d+\.\d+\.\d+", pinned), f"pin an exact release, not {uses}"
-    assert f'"cibuildwheel=={pinned}"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(rf'"cibuildwheel=={re.escape(pinned)}[;"]', pyproject)
     try:
         installed = importlib.metadata.version("cibuildwheel")
     except importlib.metadata.PackageNotFoundError:
