@@ -1,0 +1,821 @@
+"""asyncio adapter over the sans-I/O stream session.
+
+The only module of xmppwire that imports asyncio. Every protocol decision
+(what to answer, when a stream is ready, when it is over) is the
+:class:`~xmppwire.session.StreamSession`'s; this module moves bytes between it
+and a transport, runs the TLS handshake it asks for, keeps the timer it wants
+and turns its events into awaitables.
+
+Client::
+
+    async with xmppwire.aio.connect("juliet@example.com", "pw") as stream:
+        await stream.send_message("romeo@example.com", "hi")
+        async for stanza in stream:
+            ...
+
+Receiving entity::
+
+    async def handler(stream: XMPPStream) -> None:
+        async for stanza in stream:
+            ...
+
+    async with xmppwire.aio.serve(handler, domains=["example.com"],
+                                  authenticator=PasswordTable({...}),
+                                  ssl_context=ctx) as server:
+        await server.serve_forever()
+
+See docs/aio.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+from .errors import LocalProtocolError, XMPPWireError
+from .events import ElementReceived
+from .jid import JID
+from .session import (
+    MECHANISMS,
+    AuthenticationFailed,
+    Authenticator,
+    BindingFailed,
+    CloseTransport,
+    Deadline,
+    Event,
+    LinkLocalRegistry,
+    Role,
+    SessionState,
+    StanzaReceived,
+    StartTLS,
+    StreamError,
+    StreamErrorReceived,
+    StreamErrorSent,
+    StreamKind,
+    StreamReady,
+    StreamSession,
+    TLSFailed,
+    TLSPolicy,
+    default_binder,
+)
+from .session.binding import ResourceBinder
+
+__all__ = [
+    "AuthenticationError",
+    "ConnectFailed",
+    "StreamErrorError",
+    "TLSError",
+    "XMPPServer",
+    "XMPPStream",
+    "connect",
+    "connect_link_local",
+    "serve",
+    "serve_link_local",
+]
+
+log = logging.getLogger("xmppwire.aio")
+
+_T = TypeVar("_T")
+Handler = Callable[["XMPPStream"], Awaitable[None]]
+
+
+class ConnectFailed(XMPPWireError, ConnectionError):
+    """The stream ended (or could not be set up) before it was ready."""
+
+
+class TLSError(ConnectFailed):
+    """STARTTLS was refused, or the handshake failed."""
+
+
+class AuthenticationError(ConnectFailed):
+    """SASL authentication or resource binding was refused; ``condition`` says why."""
+
+    def __init__(self, message: str, condition: str) -> None:
+        super().__init__(message)
+        self.condition = condition
+
+
+class StreamErrorError(ConnectFailed):
+    """The peer sent ``<stream:error/>`` before the stream was ready."""
+
+    def __init__(self, error: StreamError) -> None:
+        text = f": {error.text}" if error.text else ""
+        super().__init__(f"stream error {error.condition}{text}")
+        self.error = error
+        self.condition = error.condition
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    # A failure nobody awaits (a server-side stream that never got ready)
+    # must not be reported as "exception never retrieved".
+    if not future.cancelled():
+        future.exception()
+
+
+class XMPPStream(asyncio.Protocol):
+    """One XMPP stream over one connection, either end.
+
+    Iterate over it (``async for stanza in stream``) for the stanzas
+    (:class:`~xmppwire.events.ElementReceived`), or over :meth:`events` for
+    every session event (stream errors, the peer's close...). Use one of the
+    two: they read the same queue. Stanzas the peer sends after our closing
+    tag are still delivered; iteration ends when the connection is gone.
+
+    The asyncio ``Protocol`` methods (``connection_made``, ``data_received``...)
+    belong to the transport; don't call them.
+    """
+
+    def __init__(
+        self,
+        session: StreamSession,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        close_timeout: float = 5.0,
+        handshake_timeout: float = 30.0,
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._session = session
+        self._ssl_context = ssl_context
+        self._server_hostname = server_hostname
+        self._close_timeout = close_timeout
+        self._handshake_timeout = handshake_timeout
+        self._transport: asyncio.Transport | None = None
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._ended = False
+        self._ready: asyncio.Future[None] = self._loop.create_future()
+        self._ready.add_done_callback(_consume)
+        self._closed: asyncio.Future[None] = self._loop.create_future()
+        self._tls_task: asyncio.Task[None] | None = None
+        self._tls_pending: list[bytes] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_deadline: Deadline | None = None
+        self._abort_timer: asyncio.TimerHandle | None = None
+        self._write_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        #: The peer's ``<stream:error/>``, if it sent one.
+        self.stream_error: StreamError | None = None
+        #: ``CloseTransport.reason`` once the stream is over (``closed``,
+        #: ``timeout``, ``error``, ``eof``), else ``None``.
+        self.close_reason: str | None = None
+        #: What broke the connection from our side (TLS failure...), if anything.
+        self.exception: BaseException | None = None
+
+    # ------------------------------------------------------------ public API
+
+    @property
+    def session(self) -> StreamSession:
+        """The session machine (read its state; write only through this object)."""
+        return self._session
+
+    @property
+    def jid(self) -> str | None:
+        """Our address: a client's bound full JID."""
+        return self._session.jid
+
+    @property
+    def peer(self) -> str | None:
+        """The peer's address: on a server, the client's bound full JID."""
+        return self._session.peer
+
+    @property
+    def transport(self) -> asyncio.Transport | None:
+        """The current transport (the TLS one once STARTTLS is done)."""
+        return self._transport
+
+    @property
+    def closed(self) -> bool:
+        """The connection is gone and nothing of ours is left running."""
+        return self._closed.done()
+
+    async def wait_ready(self) -> None:
+        """Wait until negotiation is over; raises :class:`ConnectFailed` if it can't be."""
+        await asyncio.shield(self._ready)
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection is gone."""
+        await asyncio.shield(self._closed)
+
+    async def send(self, stanza: bytes | str | ET.Element) -> None:
+        """Send one stanza (bytes, a string or an ElementTree element)."""
+        self._write(self._session.send(stanza))
+        await self._drain()
+
+    async def send_message(
+        self, to: str | JID, body: str, *, type: str = "chat", id: str | None = None
+    ) -> None:
+        """Send a ``<message/>`` with a ``<body/>``."""
+        ns = self._session.kind.content_namespace
+        attrs = {"to": str(to), "type": type}
+        if id is not None:
+            attrs["id"] = id
+        message = ET.Element(f"{{{ns}}}message", attrs)
+        ET.SubElement(message, f"{{{ns}}}body").text = body
+        await self.send(message)
+
+    async def send_presence(self, *, to: str | JID | None = None, type: str | None = None) -> None:
+        """Send a ``<presence/>`` (no arguments: initial presence, so the server routes to us)."""
+        ns = self._session.kind.content_namespace
+        attrs = {}
+        if to is not None:
+            attrs["to"] = str(to)
+        if type is not None:
+            attrs["type"] = type
+        await self.send(ET.Element(f"{{{ns}}}presence", attrs))
+
+    async def close(self) -> None:
+        """Close the stream the polite way and wait until the connection is gone.
+
+        Our ``</stream:stream>``, then the peer's (delivering what it still
+        sends) or the close timeout, then TLS close_notify, then TCP close.
+        """
+        if not self._closed.done():
+            state = self._session.state
+            if state is SessionState.STARTING_TLS:
+                self.abort()
+            elif state not in (SessionState.CLOSING, SessionState.CLOSED):
+                self._write(self._session.close())
+                self._rearm()
+        try:
+            # Bounded even if the peer ignores TLS close_notify.
+            await asyncio.wait_for(asyncio.shield(self._closed), 2 * self._close_timeout + 1)
+        except asyncio.TimeoutError:
+            self.abort()
+            await asyncio.shield(self._closed)
+
+    def abort(self) -> None:
+        """Drop the connection at once: no closing tag, no close_notify."""
+        if self._closed.done():
+            return
+        if self._tls_task is not None and not self._tls_task.done():
+            self._tls_task.cancel()
+        if self._transport is not None:
+            self._transport.abort()
+            # The transport closes its socket in a callback it has just
+            # scheduled; ours runs after it.
+            self._loop.call_soon(self._finish, None)
+        else:
+            self._finish(None)
+
+    def __aiter__(self) -> XMPPStream:
+        return self
+
+    async def __anext__(self) -> ElementReceived:
+        while True:
+            event = await self._next_event()
+            if event is None:
+                raise StopAsyncIteration
+            if type(event) is StanzaReceived:
+                return event.element
+
+    def events(self) -> AsyncIterator[Event]:
+        """Every session event, in order, until the connection is gone."""
+        return _EventIterator(self)
+
+    async def __aenter__(self) -> XMPPStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            await self.close()
+            return
+        # Cancelled or failed: don't linger on a handshake, but leave nothing open.
+        self.abort()
+        await self._settle()
+
+    # ---------------------------------------------------- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        if self._session.role is Role.INITIATOR:
+            try:
+                self._write(self._session.open())
+            except LocalProtocolError as exc:
+                self._fail(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._closed.done():
+            return
+        if self._tls_pending is not None:
+            # Decrypted bytes can arrive between the end of the handshake and
+            # our tls_started(): they belong to the restarted stream.
+            self._tls_pending.append(bytes(data))
+            return
+        try:
+            events = self._session.receive_data(data)
+        except LocalProtocolError as exc:
+            # Bytes while TLS should be starting: they belong to TLS.
+            self._fail(TLSError(str(exc)))
+            return
+        self._dispatch(events)
+
+    def eof_received(self) -> bool | None:
+        if not self._closed.done():
+            self._dispatch(self._session.receive_data(b""))
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._closed.done():
+            for event in self._session.connection_lost():
+                self._record(event)
+        self._finish(exc)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._wake_writers()
+
+    # -------------------------------------------------------------- insides
+
+    def _dispatch(self, events: Iterable[Event]) -> None:
+        session = self._session
+        for event in events:
+            kind = type(event)
+            if kind is StartTLS:
+                self._write(session.data_to_send())
+                self._start_tls(event.pending)
+                continue
+            self._record(event)
+            if kind is StreamReady:
+                if not self._ready.done():
+                    self._ready.set_result(None)
+            elif kind is StreamErrorReceived:
+                self.stream_error = event.error
+                self._not_ready(StreamErrorError(event.error))
+            elif kind is StreamErrorSent:
+                self._not_ready(ConnectFailed(f"we sent stream error {event.error.condition}: "
+                                              f"{event.message}"))
+            elif kind is TLSFailed:
+                self._not_ready(TLSError("the peer refused STARTTLS"))
+            elif kind in (AuthenticationFailed, BindingFailed) and session.role is Role.INITIATOR:
+                what = "authentication" if kind is AuthenticationFailed else "resource binding"
+                self._not_ready(AuthenticationError(f"{what} failed: {event.condition}",
+                                                    event.condition))
+                if session.state not in (SessionState.CLOSING, SessionState.CLOSED):
+                    self._write(session.close())
+            elif kind is CloseTransport:
+                self._write(session.data_to_send())
+                self._close_transport()
+        self._write(session.data_to_send())
+        self._rearm()
+
+    def _record(self, event: Event) -> None:
+        if type(event) is CloseTransport and self.close_reason is None:
+            self.close_reason = event.reason
+        self._queue.put_nowait(event)
+
+    def _not_ready(self, exc: BaseException) -> None:
+        if not self._ready.done():
+            self._ready.set_exception(exc)
+
+    def _write(self, data: bytes) -> None:
+        if data and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(data)
+
+    async def _drain(self) -> None:
+        if not self._write_paused or self._closed.done():
+            return
+        waiter = self._loop.create_future()
+        self._drain_waiters.append(waiter)
+        await waiter
+
+    def _wake_writers(self) -> None:
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _rearm(self) -> None:
+        deadline = self._session.deadline
+        if deadline == self._timer_deadline:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_deadline = deadline
+        if deadline is not None and not self._closed.done():
+            self._timer = self._loop.call_later(deadline.seconds, self._deadline_fired, deadline)
+
+    def _deadline_fired(self, deadline: Deadline) -> None:
+        self._timer = None
+        if not self._closed.done():
+            self._dispatch(self._session.deadline_passed(deadline))
+
+    def _close_transport(self) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        # close(), not abort(): on a TLS transport it sends close_notify first.
+        transport.close()
+        self._abort_timer = self._loop.call_later(self._close_timeout, self._abort_transport)
+
+    def _abort_transport(self) -> None:
+        self._abort_timer = None
+        if self._transport is not None and not self._closed.done():
+            self._transport.abort()
+
+    def _start_tls(self, pending: bytes) -> None:
+        transport = self._transport
+        assert transport is not None
+        if pending:
+            # loop.start_tls() can't be handed bytes already read.
+            self._fail(TLSError(
+                f"the peer sent {len(pending)} bytes of TLS before the STARTTLS exchange was "
+                "over; asyncio's start_tls can't take them"
+            ))
+            return
+        if self._ssl_context is None:
+            self._fail(TLSError("STARTTLS is due but no SSL context was given"))
+            return
+        # Nothing may reach data_received until the TLS layer owns the socket.
+        transport.pause_reading()
+        self._tls_pending = []
+        self._tls_task = self._loop.create_task(self._run_tls(transport, self._ssl_context))
+
+    async def _run_tls(self, transport: asyncio.Transport, context: ssl.SSLContext) -> None:
+        server_side = self._session.role is Role.RECEIVER
+        options: dict[str, Any] = {"ssl_handshake_timeout": self._handshake_timeout}
+        if sys.version_info >= (3, 11):
+            options["ssl_shutdown_timeout"] = self._close_timeout
+        try:
+            tls_transport = await self._loop.start_tls(
+                transport, self, context, server_side=server_side,
+                server_hostname=None if server_side else self._server_hostname, **options,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._fail(TLSError(f"TLS handshake failed: {exc}"), transport)
+            return
+        if tls_transport is None or self._closed.done():
+            self._fail(TLSError("the connection ended during the TLS handshake"), transport)
+            return
+        self._transport = tls_transport
+        early, self._tls_pending = self._tls_pending or [], None
+        self._write(self._session.tls_started())
+        self._rearm()
+        if early:
+            self.data_received(b"".join(early))
+
+    def _fail(self, exc: BaseException, transport: asyncio.BaseTransport | None = None) -> None:
+        """Something outside the session broke the connection: drop it."""
+        if self._closed.done():
+            return
+        if self.exception is None:
+            self.exception = exc
+        self._not_ready(exc)
+        for event in self._session.connection_lost():
+            self._record(event)
+        for t in {transport, self._transport} - {None}:
+            t.abort()  # type: ignore[union-attr]
+        self._loop.call_soon(self._finish, exc)
+
+    def _finish(self, exc: BaseException | None) -> None:
+        if self._closed.done():
+            return
+        for handle in (self._timer, self._abort_timer):
+            if handle is not None:
+                handle.cancel()
+        self._timer = self._abort_timer = None
+        task = self._tls_task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+        reason = exc or self.exception
+        self._not_ready(ConnectFailed(f"the connection ended before the stream was ready"
+                                      f"{f': {reason}' if reason else ''}"))
+        self._queue.put_nowait(None)
+        self._wake_writers()
+        self._closed.set_result(None)
+
+    async def _next_event(self) -> Event | None:
+        if self._ended:
+            return None
+        event = await self._queue.get()
+        if event is None:
+            self._ended = True
+        return event
+
+    async def _settle(self) -> None:
+        """Wait for the transport's own callbacks after an abort, shielded from cancellation."""
+        try:
+            await asyncio.shield(self._closed)
+        except asyncio.CancelledError:
+            pass
+        tls_task = self._tls_task
+        if tls_task is not None and not tls_task.done():
+            try:
+                await asyncio.wait([tls_task], timeout=self._close_timeout)
+            except asyncio.CancelledError:
+                pass
+
+
+class _EventIterator:
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: XMPPStream) -> None:
+        self._stream = stream
+
+    def __aiter__(self) -> _EventIterator:
+        return self
+
+    async def __anext__(self) -> Event:
+        event = await self._stream._next_event()
+        if event is None:
+            raise StopAsyncIteration
+        return event
+
+
+class _Opening(Generic[_T]):
+    """What :func:`connect` and :func:`serve` return: await it, or use ``async with``."""
+
+    def __init__(self, opener: Callable[[], Awaitable[_T]]) -> None:
+        self._opener = opener
+        self._value: _T | None = None
+
+    def __await__(self) -> Generator[Any, None, _T]:
+        return self._opener().__await__()
+
+    async def __aenter__(self) -> _T:
+        self._value = await self._opener()
+        return self._value
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._value is not None
+        await self._value.__aexit__(exc_type, exc, tb)  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ client
+
+
+def default_ssl_context(cafile: str | None = None) -> ssl.SSLContext:
+    """Certificate and host name verification on; ``cafile`` replaces the system CAs."""
+    return ssl.create_default_context(cafile=cafile)
+
+
+async def _open(
+    stream: XMPPStream, host: str, port: int, timeout: float
+) -> XMPPStream:
+    loop = asyncio.get_running_loop()
+
+    async def establish() -> None:
+        await loop.create_connection(lambda: stream, host, port)
+        await stream.wait_ready()
+
+    try:
+        await asyncio.wait_for(establish(), timeout)
+    except BaseException as exc:
+        stream.abort()
+        await stream._settle()
+        if isinstance(exc, asyncio.TimeoutError):
+            raise ConnectFailed(f"no ready stream with {host}:{port} within {timeout} s") from None
+        raise
+    return stream
+
+
+def connect(
+    jid: str | JID,
+    password: str,
+    *,
+    host: str | None = None,
+    port: int = 5222,
+    ssl_context: ssl.SSLContext | None = None,
+    cafile: str | None = None,
+    server_hostname: str | None = None,
+    mechanisms: Iterable[str] = MECHANISMS,
+    resource: str | None = None,
+    tls: TLSPolicy = TLSPolicy.REQUIRED,
+    allow_plain_without_tls: bool = False,
+    close_timeout: float = 5.0,
+    timeout: float = 30.0,
+) -> _Opening[XMPPStream]:
+    """Connect as a client: TCP, STARTTLS, SASL, bind; returns a ready :class:`XMPPStream`.
+
+    ``host`` defaults to the JID's domain (no SRV lookup). The server's
+    certificate is verified against ``server_hostname`` (default: the JID's
+    domain) with ``ssl_context``, or the system CAs, or ``cafile``.
+    ``timeout`` bounds everything up to the bound resource; ``close_timeout``
+    how long :meth:`XMPPStream.close` waits for the server's closing tag.
+    Raises :class:`ConnectFailed` (or a subclass) when no stream comes of it.
+    """
+    parsed = JID(str(jid))
+    domain = parsed.domainpart
+    context = ssl_context
+    if context is None and tls is not TLSPolicy.DISABLED:
+        context = default_ssl_context(cafile)
+    mechanisms = tuple(mechanisms)
+
+    async def opener() -> XMPPStream:
+        session = StreamSession(
+            Role.INITIATOR, StreamKind.C2S, jid=str(parsed), password=password,
+            mechanisms=mechanisms, resource=resource, tls=tls,
+            allow_plain_without_tls=allow_plain_without_tls, close_timeout=close_timeout,
+        )
+        stream = XMPPStream(session, ssl_context=context,
+                            server_hostname=server_hostname or domain,
+                            close_timeout=close_timeout)
+        return await _open(stream, host or domain, port, timeout)
+
+    return _Opening(opener)
+
+
+def connect_link_local(
+    jid: str,
+    peer: str,
+    *,
+    host: str,
+    port: int,
+    registry: LinkLocalRegistry | None = None,
+    close_timeout: float = 5.0,
+    timeout: float = 30.0,
+) -> _Opening[XMPPStream]:
+    """Open a XEP-0174 stream from ``jid`` to the contact ``peer`` at ``host:port``.
+
+    With a ``registry`` (shared by all of ``jid``'s link-local streams) a second
+    connection to the same contact is refused with ``LocalProtocolError`` until
+    the previous one is over.
+    """
+
+    async def opener() -> XMPPStream:
+        if registry is not None and not registry.may_connect(str(JID(jid)), str(JID(peer))):
+            raise LocalProtocolError(f"a connection with {peer} exists or is still closing")
+        session = StreamSession(
+            Role.INITIATOR, StreamKind.LINK_LOCAL, jid=jid, peer=peer, registry=registry,
+            close_timeout=close_timeout,
+        )
+        stream = XMPPStream(session, close_timeout=close_timeout)
+        return await _open(stream, host, port, timeout)
+
+    return _Opening(opener)
+
+
+# ------------------------------------------------------------------ server
+
+
+class XMPPServer:
+    """A listening receiving entity; each ready stream is handed to the handler.
+
+    When the handler returns, its stream is closed (politely). Use
+    ``async with`` or call :meth:`aclose`.
+    """
+
+    def __init__(self, handler: Handler, factory: Callable[[], XMPPStream]) -> None:
+        self._handler = handler
+        self._factory = factory
+        self._server: asyncio.AbstractServer | None = None
+        self._streams: set[XMPPStream] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def sockets(self) -> tuple[Any, ...]:
+        return tuple(self._server.sockets) if self._server is not None else ()
+
+    @property
+    def port(self) -> int:
+        """The port listened on (useful with ``port=0``)."""
+        return int(self.sockets[0].getsockname()[1])
+
+    @property
+    def streams(self) -> frozenset[XMPPStream]:
+        """Streams whose connection is still there."""
+        return frozenset(self._streams)
+
+    def _accept(self) -> XMPPStream:
+        stream = self._factory()
+        self._streams.add(stream)
+        task = asyncio.get_running_loop().create_task(self._run(stream))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return stream
+
+    async def _run(self, stream: XMPPStream) -> None:
+        try:
+            try:
+                await stream.wait_ready()
+            except ConnectFailed:
+                await stream.wait_closed()
+                return
+            try:
+                await self._handler(stream)
+            except asyncio.CancelledError:
+                stream.abort()
+                raise
+            except Exception:
+                log.exception("stream handler failed; closing the stream")
+            await stream.close()
+        finally:
+            if not stream.closed:
+                stream.abort()
+                await stream._settle()
+            self._streams.discard(stream)
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    async def aclose(self) -> None:
+        """Stop listening, close every stream politely, wait for the handlers."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        await asyncio.gather(*(s.close() for s in list(self._streams)), return_exceptions=True)
+        tasks = list(self._tasks)
+        if tasks:
+            done, pending = await asyncio.wait(tasks, timeout=1)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+
+    async def __aenter__(self) -> XMPPServer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def serve(
+    handler: Handler,
+    host: str = "127.0.0.1",
+    port: int = 5222,
+    *,
+    domains: Iterable[str],
+    authenticator: Authenticator,
+    binder: ResourceBinder = default_binder,
+    ssl_context: ssl.SSLContext | None = None,
+    tls: TLSPolicy | None = None,
+    allow_plain_without_tls: bool = False,
+    close_timeout: float = 5.0,
+) -> _Opening[XMPPServer]:
+    """Listen for clients: STARTTLS with ``ssl_context``, SASL through
+    ``authenticator`` (e.g. :class:`~xmppwire.session.PasswordTable`), binding
+    through ``binder``; each ready stream goes to ``await handler(stream)``.
+
+    TLS is required unless ``tls=TLSPolicy.DISABLED`` (then give no context).
+    """
+    served = list(domains)
+    policy = tls or TLSPolicy.REQUIRED
+    if policy is not TLSPolicy.DISABLED and ssl_context is None:
+        raise ValueError("STARTTLS needs an ssl_context (or tls=TLSPolicy.DISABLED)")
+
+    def make_stream() -> XMPPStream:
+        session = StreamSession(
+            Role.RECEIVER, StreamKind.C2S, domains=served, authenticator=authenticator,
+            binder=binder, tls=policy, allow_plain_without_tls=allow_plain_without_tls,
+            close_timeout=close_timeout,
+        )
+        return XMPPStream(session, ssl_context=ssl_context, close_timeout=close_timeout)
+
+    return _Opening(lambda: _listen(handler, make_stream, host, port))
+
+
+def serve_link_local(
+    handler: Handler,
+    jid: str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    registry: LinkLocalRegistry | None = None,
+    close_timeout: float = 5.0,
+) -> _Opening[XMPPServer]:
+    """Accept XEP-0174 streams for our link-local name ``jid``.
+
+    With a ``registry`` shared with :func:`connect_link_local`, a second
+    stream from a contact already connected gets ``<conflict/>``; stanzas we
+    send wait until the contact has sent one (the session holds them).
+    """
+
+    def make_stream() -> XMPPStream:
+        session = StreamSession(
+            Role.RECEIVER, StreamKind.LINK_LOCAL, jid=jid, registry=registry,
+            close_timeout=close_timeout,
+        )
+        return XMPPStream(session, close_timeout=close_timeout)
+
+    return _Opening(lambda: _listen(handler, make_stream, host, port))
+
+
+async def _listen(
+    handler: Handler, make_stream: Callable[[], XMPPStream], host: str, port: int
+) -> XMPPServer:
+    server = XMPPServer(handler, make_stream)
+    server._server = await asyncio.get_running_loop().create_server(server._accept, host, port)
+    return server
