@@ -1111,7 +1111,10 @@ class StreamParser:
                 break
             name = names.get(name_bytes)
             if name is None:
-                name = names[name_bytes] = name_bytes.decode("ascii")
+                name = name_bytes.decode("ascii")
+                # A peer chooses the names: keep the cache bounded.
+                if len(names) < 1024:
+                    names[name_bytes] = name
             ns = default_ns
             if b"xmlns" in attrs:
                 for attr, single, double in _FAST_ATTRIBUTE.findall(attrs):
@@ -1175,3 +1178,9 @@ class StreamParser:
             return False
         self._wait = 2
         return True
+
+
+# Compiling the fast patterns takes tens of milliseconds: do it once, at import, for the
+# default limits, so that neither the first parser of a process nor a forked child pays.
+_fast_pattern(DEFAULT_LIMITS)
+_fast_opened_pattern(DEFAULT_LIMITS)
