@@ -292,6 +292,8 @@ def _fast_pattern(limits: Limits) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]
         ws = grammar.ws
         tag = f"<({grammar.name})({grammar.attributes('t', grammar.slots, '<&')}){ws}*/?>"
         patterns = re.compile(grammar.element(grammar.depth, "").encode()), re.compile(tag.encode())
+        if len(_FAST_CACHE) >= 16:
+            _FAST_CACHE.clear()
         _FAST_CACHE[key] = patterns
     return patterns
 
@@ -303,6 +305,8 @@ def _fast_opened_pattern(limits: Limits) -> re.Pattern[bytes]:
     if pattern is None:
         grammar = _FastGrammar(*key)
         pattern = re.compile(grammar.opened(grammar.depth, "o").encode())
+        if len(_FAST_OPENED_CACHE) >= 16:
+            _FAST_OPENED_CACHE.clear()
         _FAST_OPENED_CACHE[key] = pattern
     return pattern
 
