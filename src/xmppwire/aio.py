@@ -30,6 +30,7 @@ See docs/aio.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import sys
@@ -154,6 +155,7 @@ class XMPPStream(asyncio.Protocol):
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._tls_task: asyncio.Task[None] | None = None
         self._tls_pending: list[bytes] | None = None
+        self._extra: dict[str, Any] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_deadline: Deadline | None = None
         self._abort_timer: asyncio.TimerHandle | None = None
@@ -188,6 +190,16 @@ class XMPPStream(asyncio.Protocol):
     def transport(self) -> asyncio.Transport | None:
         """The current transport (the TLS one once STARTTLS is done)."""
         return self._transport
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """The transport's extra info (``socket``, ``peername``, ``ssl_object``...),
+        still answered for the socket and addresses once the connection is gone."""
+        transport = self._transport
+        if transport is not None and not self._closed.done():
+            value = transport.get_extra_info(name)
+            if value is not None:
+                return value
+        return self._extra.get(name, default)
 
     @property
     def closed(self) -> bool:
@@ -253,6 +265,8 @@ class XMPPStream(asyncio.Protocol):
         """Drop the connection at once: no closing tag, no close_notify."""
         if self._closed.done():
             return
+        for event in self._session.connection_lost():
+            self._record(event)
         if self._tls_task is not None and not self._tls_task.done():
             self._tls_task.cancel()
         if self._transport is not None:
@@ -299,6 +313,8 @@ class XMPPStream(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        for name in ("socket", "peername", "sockname"):
+            self._extra[name] = transport.get_extra_info(name)
         if self._session.role is Role.INITIATOR:
             try:
                 self._write(self._session.open())
@@ -511,16 +527,12 @@ class XMPPStream(asyncio.Protocol):
 
     async def _settle(self) -> None:
         """Wait for the transport's own callbacks after an abort, shielded from cancellation."""
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(self._closed)
-        except asyncio.CancelledError:
-            pass
         tls_task = self._tls_task
         if tls_task is not None and not tls_task.done():
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait([tls_task], timeout=self._close_timeout)
-            except asyncio.CancelledError:
-                pass
 
 
 class _EventIterator:
@@ -739,7 +751,7 @@ class XMPPServer:
         await asyncio.gather(*(s.close() for s in list(self._streams)), return_exceptions=True)
         tasks = list(self._tasks)
         if tasks:
-            done, pending = await asyncio.wait(tasks, timeout=1)
+            _done, pending = await asyncio.wait(tasks, timeout=1)
             for task in pending:
                 task.cancel()
             if pending:
