@@ -1557,9 +1557,10 @@ cdef class StreamParser:
         if where == W_TOP:
             if self.t_colon < 0 and not self.t_impure and \
                     (self.t_kinds & ((1 << A_XMLNS_P) | (1 << A_PREFIXED))) == 0:
-                r = self._check_default_decls(offset)
-                if r != R_OK:
-                    return r
+                if self.t_kinds & (1 << A_XMLNS):
+                    r = self._check_default_decls(offset)
+                    if r != R_OK:
+                        return r
                 self.cur_name = self._intern(self.t_name, self.t_nlen)
                 if self.t_kinds & (1 << A_XMLNS):
                     self.cur_ns = self._top_default()
