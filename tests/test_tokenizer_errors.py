@@ -8,6 +8,7 @@ real Prosody 0.12 was probed with; where Prosody answers differently (it sends
 
 from __future__ import annotations
 
+import pyexpat
 from typing import NamedTuple
 
 import pytest
@@ -814,3 +815,44 @@ def test_markup_bytes_at_every_position(StreamParser, special):
         else:
             # `<b...` opens a tag that `</body>` can't close
             assert outcome.error is not None and outcome.error[0] == "not-well-formed", pad
+
+
+# -- the table itself, checked against expat ------------------------------------------------------
+
+#: Where the contract is stricter than XML 1.0 (or judges earlier than expat can).
+STRICTER_THAN_EXPAT = {
+    "declaration-version-1.1": "XML 1.0 5th edition processors may take version 1.1",
+    "byte-order-mark": "XML allows a BOM; the contract doesn't",
+    "bang-bracket-lowercase": "expat waits for more bytes after `<![c`",
+    "declared-iso-8859-1": "expat is told the stream is UTF-8 whatever it declares",
+    "declared-utf-16": "same",
+    "declared-utf8-without-dash": "same",
+    "declared-ascii": "same",
+}
+
+
+def expat_refuses(data: bytes) -> bool:
+    parser = pyexpat.ParserCreate(encoding="UTF-8", namespace_separator="\x01")
+    try:
+        parser.Parse(data, False)
+    except pyexpat.ExpatError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        param
+        for param in NOT_WELL_FORMED + UNSUPPORTED_ENCODING
+        if not param.values[0].close and param.values[0].id not in STRICTER_THAN_EXPAT
+    ],
+)
+def test_expat_refuses_what_the_table_calls_malformed(case: Case):
+    assert expat_refuses(case.data), case.id
+
+
+def test_expat_takes_what_the_contract_is_stricter_about():
+    ids = {param.values[0].id: param.values[0] for param in ALL_CASES}
+    for case_id in STRICTER_THAN_EXPAT:
+        assert not expat_refuses(ids[case_id].data), case_id
