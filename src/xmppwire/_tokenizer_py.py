@@ -1160,22 +1160,27 @@ class StreamParser:
             return False
         if buf[i] != 0x3C or buf[i + 1] in b"/!?":
             return False
-        if _PI_RUN.match(buf, i + 1).end() >= n:
-            self._wait = 1
-            return True
-        _, end = self._extent(buf, i, n)
-        if end < 0:
-            self._wait = 1
-            return True
-        self._scan = self._quote = 0
+        last = buf.rfind(b"<", i, n)
+        if last == i:
+            # Only the start tag so far, complete or not: find out, resumably.
+            if _PI_RUN.match(buf, i + 1).end() >= n:
+                self._wait = 1
+                return True
+            _, done = self._extent(buf, i, n)
+            if done < 0:
+                self._wait = 1
+                return True
+            self._scan = self._quote = 0
+        else:
+            # The complete tokens end where the last tag ends, or where the last '<'
+            # begins a tag still incomplete (the text before it is then complete). Were
+            # the start tag itself incomplete, that '<' would be in one of its values,
+            # and the pattern below fails.
+            done = _tag_end(buf, last, n)
+            if done < 0:
+                done = last
         if n - i > _FAST_OPENED_BYTES or self._chunk < _FAST_OPENED_CHUNK:
             return False
-        # The complete tokens end where the last tag ends, or where the last '<' begins
-        # a tag still incomplete (the text before it is then complete).
-        last = buf.rfind(b"<", i, n)
-        done = _tag_end(buf, last, n) if last > i else end
-        if done < 0:
-            done = last
         if _fast_opened_pattern(self._limits).fullmatch(buf, i, done) is None:
             return False
         if not _fast_span_ok(buf[i:done]):
