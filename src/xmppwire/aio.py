@@ -191,6 +191,11 @@ class XMPPStream(asyncio.Protocol):
         """The current transport (the TLS one once STARTTLS is done)."""
         return self._transport
 
+    @property
+    def ready(self) -> bool:
+        """Stanzas may be sent: negotiation is over and no closing tag went out."""
+        return self._session.state is SessionState.READY
+
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         """The transport's extra info (``socket``, ``peername``, ``ssl_object``...),
         still answered for the socket and addresses once the connection is gone."""

@@ -23,7 +23,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +35,7 @@ __all__ = [
     "ProsodyUnavailable",
     "ensure_prosody",
     "prosody_server",
+    "prosody_shell",
 ]
 
 DEFAULT_USERS: Mapping[str, str] = {"alice": "alice-secret-1", "bob": "bob-secret-2"}
@@ -172,8 +173,12 @@ def _lua_string(value: str | Path) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+_MODULES = ("roster", "saslauth", "tls", "disco", "ping")
+
+
 def _write_config(
-    directory: Path, *, host: str, port: int, domain: str, key: Path, cert: Path, log: Path
+    directory: Path, *, host: str, port: int, domain: str, key: Path, cert: Path, log: Path,
+    modules: Sequence[str] = (), options: Sequence[str] = (),
 ) -> Path:
     ssl = f"{{ key = {_lua_string(key)}; certificate = {_lua_string(cert)}; }}"
     lines = [
@@ -189,7 +194,9 @@ def _write_config(
         "http_ports = { }",
         "https_ports = { }",
         'modules_disabled = { "s2s" }',
-        'modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping" }',
+        "modules_enabled = { "
+        + "; ".join(_lua_string(m) for m in (*_MODULES, *modules))
+        + " }",
         "c2s_require_encryption = true",
         "allow_registration = false",
         'authentication = "internal_hashed"',
@@ -198,6 +205,7 @@ def _write_config(
         "network_settings = { nagle = false }",
         f"log = {{ debug = {_lua_string(log)} }}",
         f"ssl = {ssl}",
+        *options,
         f"VirtualHost {_lua_string(domain)}",
         f"    ssl = {ssl}",
         "",
@@ -259,8 +267,14 @@ def prosody_server(
     domain: str = "localhost",
     host: str = "127.0.0.1",
     start_timeout: float = 15.0,
+    modules: Sequence[str] = (),
+    options: Sequence[str] = (),
 ) -> Iterator[ProsodyInstance]:
     """Run a Prosody of our own for the duration of the ``with`` block.
+
+    ``modules`` are enabled on top of the usual ones (``"admin_shell"`` makes
+    :func:`prosody_shell` work); ``options`` are extra global Lua lines of the
+    configuration (``"c2s_stanza_size_limit = 10000"``).
 
     Raises ``ProsodyUnavailable`` when Prosody can't be found or installed, and
     ``RuntimeError`` (with Prosody's log) when it is there but does not start.
@@ -285,7 +299,7 @@ def prosody_server(
         log_file = directory / "prosody.log"
         config = _write_config(
             directory, host=host, port=0, domain=domain, key=key_file, cert=cert_file,
-            log=log_file,
+            log=log_file, modules=modules, options=options,
         )
         for user, password in users.items():
             _run([prosodyctl, "--config", str(config), "register", user, domain, password],
@@ -297,7 +311,7 @@ def prosody_server(
             port = _free_port(host)
             config = _write_config(
                 directory, host=host, port=port, domain=domain, key=key_file, cert=cert_file,
-                log=log_file,
+                log=log_file, modules=modules, options=options,
             )
             with open(output_file, "wb") as output:
                 process = subprocess.Popen(
@@ -329,3 +343,14 @@ def prosody_server(
             yield instance
         finally:
             _stop(process)
+
+
+def prosody_shell(instance: ProsodyInstance, command: str, *, timeout: float = 30.0) -> str:
+    """Run one admin shell command (``c2s:close('user@host')``...) on a running server.
+
+    The server needs ``modules=("admin_shell",)``; the command goes through
+    ``prosodyctl shell`` and the server's admin socket in its data directory.
+    """
+    _, prosodyctl = ensure_prosody()
+    return _run([prosodyctl, "--config", str(instance.config_file), "shell", command],
+                timeout=timeout)
