@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -53,8 +54,24 @@ def client_context(ca: trustme.CA) -> ssl.SSLContext:
     return context
 
 
+_outer: set[asyncio.Task[Any]] = set()
+
+
+def bounded(test: Any) -> Any:
+    """Fail instead of hanging."""
+
+    @functools.wraps(test)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        # The test runs in a task of its own; the one awaiting it is not ours.
+        _outer.clear()
+        _outer.update(asyncio.all_tasks())
+        return await asyncio.wait_for(test(*args, **kwargs), 2 * TIMEOUT)
+
+    return run
+
+
 def others() -> set[asyncio.Task[Any]]:
-    return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
+    return asyncio.all_tasks() - {asyncio.current_task()} - _outer  # type: ignore[operator]
 
 
 def socket_closed(stream: aio.XMPPStream) -> bool:
@@ -117,6 +134,7 @@ def client(port: int, context: ssl.SSLContext, user: str = "juliet", **options: 
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"])
+@bounded
 async def test_login_and_messages_both_ways_over_tls(
     server_context: ssl.SSLContext, client_context: ssl.SSLContext, mechanism: str
 ) -> None:
@@ -143,6 +161,7 @@ async def test_login_and_messages_both_ways_over_tls(
 
 
 @pytest.mark.asyncio
+@bounded
 async def test_server_closes_first(
     server_context: ssl.SSLContext, client_context: ssl.SSLContext
 ) -> None:
@@ -164,6 +183,7 @@ async def test_server_closes_first(
 
 
 @pytest.mark.asyncio
+@bounded
 async def test_both_close_at_once(
     server_context: ssl.SSLContext, client_context: ssl.SSLContext
 ) -> None:
@@ -184,6 +204,7 @@ async def test_both_close_at_once(
 
 
 @pytest.mark.asyncio
+@bounded
 async def test_tls_verification_is_on_by_default(
     server_context: ssl.SSLContext,
 ) -> None:
@@ -198,6 +219,7 @@ async def test_tls_verification_is_on_by_default(
 
 
 @pytest.mark.asyncio
+@bounded
 async def test_cafile_and_server_hostname(
     ca: trustme.CA, server_context: ssl.SSLContext, tmp_path: Any
 ) -> None:
@@ -215,6 +237,7 @@ async def test_cafile_and_server_hostname(
 
 
 @pytest.mark.asyncio
+@bounded
 async def test_wrong_password_and_unknown_host(
     server_context: ssl.SSLContext, client_context: ssl.SSLContext
 ) -> None:
@@ -231,6 +254,7 @@ async def test_wrong_password_and_unknown_host(
 
 
 @pytest.mark.asyncio
+@bounded
 async def test_connection_loss_ends_the_stream(
     server_context: ssl.SSLContext, client_context: ssl.SSLContext
 ) -> None:
@@ -248,6 +272,7 @@ async def test_connection_loss_ends_the_stream(
 
 
 @pytest.mark.asyncio
+@bounded
 async def test_cancelling_a_reader_leaves_nothing_behind(
     server_context: ssl.SSLContext, client_context: ssl.SSLContext
 ) -> None:
@@ -274,6 +299,7 @@ async def test_cancelling_a_reader_leaves_nothing_behind(
 
 
 @pytest.mark.asyncio
+@bounded
 async def test_cancelling_connect_mid_negotiation_leaves_nothing_behind() -> None:
     accepted: list[asyncio.StreamWriter] = []
     lost = asyncio.Event()
@@ -302,6 +328,7 @@ async def test_cancelling_connect_mid_negotiation_leaves_nothing_behind() -> Non
 
 
 @pytest.mark.asyncio
+@bounded
 async def test_connect_timeout_is_bounded() -> None:
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read()
@@ -369,6 +396,7 @@ def plain_client(port: int, **options: Any) -> Any:
 
 
 @pytest.mark.asyncio
+@bounded
 async def test_close_timeout_when_the_peer_never_answers() -> None:
     peer = HandPeer(answer_close=False)
     async with hand_peer(peer) as port:
@@ -380,6 +408,7 @@ async def test_close_timeout_when_the_peer_never_answers() -> None:
 
 
 @pytest.mark.asyncio
+@bounded
 async def test_stanzas_after_our_close_reach_the_application() -> None:
     late = (b"<message from='romeo@example.com' type='chat'><body>wait</body></message>"
             b"<message from='romeo@example.com' type='chat'><body>one more</body></message>")
@@ -399,6 +428,7 @@ async def test_stanzas_after_our_close_reach_the_application() -> None:
 
 
 @pytest.mark.asyncio
+@bounded
 async def test_never_a_write_after_our_closing_tag() -> None:
     peer = HandPeer(after_close=b"<message><body>late</body></message>")
     async with hand_peer(peer) as port:
@@ -420,6 +450,7 @@ async def test_never_a_write_after_our_closing_tag() -> None:
 
 
 @pytest.mark.asyncio
+@bounded
 async def test_link_local_messages_and_one_connection_per_pair() -> None:
     registry = LinkLocalRegistry()
     got: list[str] = []

@@ -225,13 +225,21 @@ class XMPPStream(asyncio.Protocol):
         await self._drain()
 
     async def send_message(
-        self, to: str | JID, body: str, *, type: str = "chat", id: str | None = None
+        self,
+        to: str | JID,
+        body: str,
+        *,
+        type: str = "chat",
+        id: str | None = None,
+        from_: str | JID | None = None,
     ) -> None:
-        """Send a ``<message/>`` with a ``<body/>``."""
+        """Send a ``<message/>`` with a ``<body/>`` (``from_``: a server speaking for a sender)."""
         ns = self._session.kind.content_namespace
         attrs = {"to": str(to), "type": type}
         if id is not None:
             attrs["id"] = id
+        if from_ is not None:
+            attrs["from"] = str(from_)
         message = ET.Element(f"{{{ns}}}message", attrs)
         ET.SubElement(message, f"{{{ns}}}body").text = body
         await self.send(message)
