@@ -213,8 +213,9 @@ async def test_tls_verification_is_on_by_default(
         with pytest.raises(aio.TLSError, match="CERTIFICATE_VERIFY_FAILED"):
             await aio.connect(f"juliet@{DOMAIN}", USERS["juliet"], host="127.0.0.1",
                               port=srv.port, timeout=TIMEOUT)
-        await asyncio.sleep(0)
-        assert srv.streams == frozenset() or all(s.closed for s in srv.streams)
+        # Our server side sees the client give up and closes too.
+        for stream in srv.streams:
+            await stream.wait_closed()
     assert others() == set()
 
 
@@ -330,14 +331,18 @@ async def test_cancelling_connect_mid_negotiation_leaves_nothing_behind() -> Non
 @pytest.mark.asyncio
 @bounded
 async def test_connect_timeout_is_bounded() -> None:
+    lost = asyncio.Event()
+
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()
+        await reader.read()  # until our client gives up
+        lost.set()
         writer.close()
 
     listener = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
     with pytest.raises(aio.ConnectFailed, match="within"):
         await aio.connect(f"juliet@{DOMAIN}", "x", host="127.0.0.1", port=port, timeout=0.2)
+    await lost.wait()
     listener.close()
     await listener.wait_closed()
     await asyncio.sleep(0)
@@ -355,8 +360,10 @@ class HandPeer:
         self.after_close = after_close
         self.received: list[bytes] = []
         self.eof = asyncio.Event()
+        self.tasks: list[asyncio.Task[Any]] = []
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.tasks.append(asyncio.current_task())  # type: ignore[arg-type]
         session = StreamSession(
             Role.RECEIVER, domains=[DOMAIN], authenticator=PasswordTable(USERS),
             tls=TLSPolicy.DISABLED,
@@ -382,9 +389,11 @@ class HandPeer:
 
 @contextlib.asynccontextmanager
 async def hand_peer(peer: HandPeer) -> AsyncIterator[int]:
+    """Listen for the client; on exit, wait until the peer saw the connection end."""
     listener = await asyncio.start_server(peer, "127.0.0.1", 0)
     try:
         yield listener.sockets[0].getsockname()[1]
+        await asyncio.gather(*peer.tasks)
     finally:
         listener.close()
         await listener.wait_closed()
@@ -404,7 +413,7 @@ async def test_close_timeout_when_the_peer_never_answers() -> None:
         await asyncio.wait_for(stream.close(), TIMEOUT)
         assert stream.close_reason == "timeout"
         await asyncio.wait_for(peer.eof.wait(), TIMEOUT)
-        await nothing_left(stream)
+    await nothing_left(stream)
 
 
 @pytest.mark.asyncio
@@ -424,7 +433,7 @@ async def test_stanzas_after_our_close_reach_the_application() -> None:
         ]
         with pytest.raises(LocalProtocolError):
             await stream.send_message("romeo@example.com", "after our closing tag")
-        await nothing_left(stream)
+    await nothing_left(stream)
 
 
 @pytest.mark.asyncio

@@ -760,8 +760,10 @@ class XMPPServer:
         """Stop listening, close every stream politely, wait for the handlers."""
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
         await asyncio.gather(*(s.close() for s in list(self._streams)), return_exceptions=True)
+        if self._server is not None:
+            # Since Python 3.12 this also waits for the connections to end.
+            await self._server.wait_closed()
         tasks = list(self._tasks)
         if tasks:
             _done, pending = await asyncio.wait(tasks, timeout=1)
