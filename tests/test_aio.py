@@ -330,6 +330,47 @@ async def test_cancelling_connect_mid_negotiation_leaves_nothing_behind() -> Non
 
 @pytest.mark.asyncio
 @bounded
+async def test_cancelling_connect_mid_tls_handshake_leaves_nothing_behind(
+    client_context: ssl.SSLContext,
+) -> None:
+    handshake_started = asyncio.Event()
+    client_hello = asyncio.Event()
+    lost = asyncio.Event()
+
+    async def proceed_then_stall(reader: asyncio.StreamReader,
+                                 writer: asyncio.StreamWriter) -> None:
+        # A real receiving session up to <proceed/>; then the ClientHello is
+        # read and never answered.
+        session = StreamSession(Role.RECEIVER, domains=[DOMAIN],
+                                authenticator=PasswordTable(USERS))
+        while data := await reader.read(65536):
+            if handshake_started.is_set():
+                client_hello.set()
+                continue
+            events = session.receive_data(data)
+            writer.write(session.data_to_send())
+            if any(type(e).__name__ == "StartTLS" for e in events):
+                handshake_started.set()
+        lost.set()
+        writer.close()
+
+    listener = await asyncio.start_server(proceed_then_stall, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    task = asyncio.ensure_future(aio.connect(f"juliet@{DOMAIN}", USERS["juliet"],
+                                             host="127.0.0.1", port=port,
+                                             ssl_context=client_context, timeout=TIMEOUT))
+    await client_hello.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await lost.wait()
+    listener.close()
+    await listener.wait_closed()
+    assert others() == set()
+
+
+@pytest.mark.asyncio
+@bounded
 async def test_connect_timeout_is_bounded() -> None:
     lost = asyncio.Event()
 
