@@ -205,6 +205,45 @@ async def test_both_close_at_once(
 
 @pytest.mark.asyncio
 @bounded
+async def test_server_shutdown_closes_every_stream_politely(
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    handler = Recorder()
+    srv = await aio.serve(handler, "127.0.0.1", 0, domains=[DOMAIN],
+                          authenticator=PasswordTable(USERS), ssl_context=server_context)
+    juliet = await client(srv.port, client_context, "juliet")
+    romeo = await client(srv.port, client_context, "romeo")
+    while len(srv.streams) < 2 or not all(s.ready for s in srv.streams):
+        await asyncio.sleep(0.01)
+    await srv.aclose()
+    for stream in (juliet, romeo):
+        assert [type(e).__name__ async for e in stream.events()][-2:] == [
+            "PeerClosed", "CloseTransport"
+        ]
+        assert stream.close_reason == "closed"
+    assert {s.close_reason for s in handler.streams} == {"closed"}
+    assert srv.streams == frozenset()
+    await nothing_left(juliet, romeo, *handler.streams)
+
+
+@pytest.mark.asyncio
+@bounded
+async def test_a_failing_handler_still_closes_its_stream(
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    async def broken(stream: aio.XMPPStream) -> None:
+        raise RuntimeError("application bug")
+
+    handler = Recorder(broken)
+    async with server(server_context, handler) as srv:
+        stream = await client(srv.port, client_context)
+        assert [s async for s in stream] == []
+        assert stream.close_reason == "closed"
+        await nothing_left(stream, *handler.streams)
+
+
+@pytest.mark.asyncio
+@bounded
 async def test_tls_verification_is_on_by_default(
     server_context: ssl.SSLContext,
 ) -> None:
