@@ -20,6 +20,7 @@ import trustme
 from xmppwire import aio
 from xmppwire.errors import LocalProtocolError
 from xmppwire.session import (
+    AuthenticationFailed,
     LinkLocalRegistry,
     PasswordTable,
     PeerClosed,
@@ -441,6 +442,8 @@ class HandPeer:
         self.received: list[bytes] = []
         self.eof = asyncio.Event()
         self.tasks: list[asyncio.Task[Any]] = []
+        self.failures: list[str] = []
+        self.peer_closed = False
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.tasks.append(asyncio.current_task())  # type: ignore[arg-type]
@@ -455,7 +458,10 @@ class HandPeer:
                 for event in events:
                     if type(event) is StanzaReceived:
                         self.received.append(event.element.raw)
+                    elif type(event) is AuthenticationFailed:
+                        self.failures.append(event.condition)
                     elif type(event) is PeerClosed:
+                        self.peer_closed = True
                         # Our own answer is the closing tag the session queued.
                         assert out.endswith(b"</stream:stream>")
                         out = out[: -len(b"</stream:stream>")] + self.after_close
@@ -494,6 +500,23 @@ async def test_close_timeout_when_the_peer_never_answers() -> None:
         assert stream.close_reason == "timeout"
         await asyncio.wait_for(peer.eof.wait(), TIMEOUT)
     await nothing_left(stream)
+
+
+@pytest.mark.asyncio
+@bounded
+async def test_a_refused_login_still_closes_politely() -> None:
+    peer = HandPeer()
+    async with hand_peer(peer) as port:
+        with pytest.raises(aio.AuthenticationError) as failed:
+            await aio.connect(f"juliet@{DOMAIN}", "wrong", host="127.0.0.1", port=port,
+                              tls=TLSPolicy.DISABLED, mechanisms=["SCRAM-SHA-1"],
+                              timeout=TIMEOUT)
+    assert peer.failures == ["not-authorized"]
+    # Our closing tag reached the peer, and its answer reached us.
+    assert peer.peer_closed
+    stream = failed.value.stream
+    assert stream is not None and stream.close_reason == "closed"
+    assert others() == set()
 
 
 @pytest.mark.asyncio

@@ -87,7 +87,13 @@ Handler = Callable[["XMPPStream"], Awaitable[None]]
 
 
 class ConnectFailed(XMPPWireError, ConnectionError):
-    """The stream ended (or could not be set up) before it was ready."""
+    """The stream ended (or could not be set up) before it was ready.
+
+    ``stream`` is the closed :class:`XMPPStream` when one was opened (its
+    ``close_reason``, ``stream_error`` and ``events()`` say how it ended).
+    """
+
+    stream: XMPPStream | None = None
 
 
 class TLSError(ConnectFailed):
@@ -607,6 +613,12 @@ async def _open(
 
     try:
         await asyncio.wait_for(establish(), timeout)
+    except ConnectFailed as exc:
+        # Refused (credentials, stream error...): the stream is closing by the
+        # rules already; let the closing tags and close_notify finish.
+        await stream.close()
+        exc.stream = stream
+        raise
     except BaseException as exc:
         stream.abort()
         await stream._settle()

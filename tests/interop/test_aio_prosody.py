@@ -174,11 +174,25 @@ async def test_stanzas_after_our_closing_tag_reach_the_application(
 
 @pytest.mark.asyncio
 @bounded
+async def test_wrong_password(server: ProsodyInstance) -> None:
+    with pytest.raises(aio.AuthenticationError) as failed:
+        await aio.connect(server.jid("alice"), "not her password", host=server.host,
+                          port=server.port, cafile=str(server.ca_file), timeout=TIMEOUT)
+    assert failed.value.condition == "not-authorized"
+    # Our closing tag went out after the failure and Prosody answered it.
+    stream = failed.value.stream
+    assert stream is not None and stream.close_reason == "closed"
+    await all_gone(stream)
+
+
+@pytest.mark.asyncio
+@bounded
 async def test_host_unknown(server: ProsodyInstance) -> None:
     with pytest.raises(aio.StreamErrorError) as refused:
         await aio.connect("alice@nowhere.invalid", "x", host=server.host, port=server.port,
                           cafile=str(server.ca_file), timeout=TIMEOUT)
     assert refused.value.condition == "host-unknown"
+    assert refused.value.error.text == "This server does not serve nowhere.invalid"
     assert others() == set()
 
 
