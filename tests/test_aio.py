@@ -26,7 +26,10 @@ from xmppwire.session import (
     PeerClosed,
     Role,
     StanzaReceived,
+    StreamErrorReceived,
+    StreamErrorSent,
     StreamKind,
+    StreamReady,
     StreamSession,
     TLSPolicy,
 )
@@ -436,13 +439,17 @@ async def test_connect_timeout_is_bounded() -> None:
 class HandPeer:
     """A receiving entity whose answer to our closing tag the test decides."""
 
-    def __init__(self, *, answer_close: bool = True, after_close: bytes = b"") -> None:
+    def __init__(
+        self, *, answer_close: bool = True, after_close: bytes = b"", on_ready: bytes = b""
+    ) -> None:
         self.answer_close = answer_close
         self.after_close = after_close
+        self.on_ready = on_ready
         self.received: list[bytes] = []
         self.eof = asyncio.Event()
         self.tasks: list[asyncio.Task[Any]] = []
         self.failures: list[str] = []
+        self.errors: list[str] = []
         self.peer_closed = False
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -458,6 +465,10 @@ class HandPeer:
                 for event in events:
                     if type(event) is StanzaReceived:
                         self.received.append(event.element.raw)
+                    elif type(event) is StreamReady:
+                        out += self.on_ready
+                    elif type(event) is StreamErrorReceived:
+                        self.errors.append(event.error.condition)
                     elif type(event) is AuthenticationFailed:
                         self.failures.append(event.condition)
                     elif type(event) is PeerClosed:
@@ -517,6 +528,22 @@ async def test_a_refused_login_still_closes_politely() -> None:
     stream = failed.value.stream
     assert stream is not None and stream.close_reason == "closed"
     assert others() == set()
+
+
+@pytest.mark.asyncio
+@bounded
+async def test_a_peer_sending_broken_xml_gets_our_stream_error() -> None:
+    peer = HandPeer(on_ready=b"<message><body>fine</body></message><message><body></message>")
+    async with hand_peer(peer) as port:
+        stream = await plain_client(port)
+        events = [e async for e in stream.events()]
+    stanzas = [e for e in events if type(e) is StanzaReceived]
+    assert [_body(e.element) for e in stanzas] == ["fine"]
+    (sent,) = [e for e in events if type(e) is StreamErrorSent]
+    assert sent.error.condition == "not-well-formed"
+    assert stream.close_reason == "error"
+    assert peer.errors == ["not-well-formed"]
+    await nothing_left(stream)
 
 
 @pytest.mark.asyncio
