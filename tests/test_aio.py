@@ -166,6 +166,27 @@ async def test_login_and_messages_both_ways_over_tls(
 
 @pytest.mark.asyncio
 @bounded
+async def test_a_burst_larger_than_the_buffers(
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    handler = Recorder()
+    async with server(server_context, handler) as srv:
+        async with client(srv.port, client_context) as stream:
+            texts = [f"{n:04d}" + "\u00e9" * 20000 for n in range(100)]
+
+            async def send_all() -> None:
+                for text in texts:
+                    await stream.send_message(f"romeo@{DOMAIN}", text)
+
+            sender = asyncio.create_task(send_all())
+            answers = [_body(await anext(stream)) for _ in texts]
+            await sender
+        assert answers == ["echo: " + text for text in texts]
+        await nothing_left(stream, *handler.streams)
+
+
+@pytest.mark.asyncio
+@bounded
 async def test_server_closes_first(
     server_context: ssl.SSLContext, client_context: ssl.SSLContext
 ) -> None:
