@@ -651,3 +651,19 @@ def test_a_pi_before_the_header_counts_against_the_header_limit(StreamParser):
         "policy-violation",
         50,
     )
+
+
+
+@pytest.mark.parametrize(
+    ("before", "held"),
+    [(b"", b"      "), (b"", b"    \n"), (b"", b"  \t\r\n <"), (b"   ", b"  "), (b"    ", b"\t")],
+)
+def test_whitespace_past_the_header_limit_fails_in_the_feed_that_brings_it(
+    StreamParser, before, held
+):
+    parser = StreamParser(limits=Limits(max_header_bytes=4))
+    if before:
+        assert parser.feed(before) == []
+    with pytest.raises(RemoteProtocolError) as info:
+        parser.feed(held)
+    assert (info.value.condition, info.value.offset) == ("policy-violation", 4)

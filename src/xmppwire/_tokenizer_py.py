@@ -19,6 +19,7 @@ from . import _xmlchars as xc
 from ._rawxml import attribute_value
 from .errors import LocalProtocolError, RemoteProtocolError
 from .events import (
+    _ER_SET,
     STREAMS_NS,
     ElementReceived,
     ParserEvent,
@@ -367,6 +368,8 @@ class StreamParser:
         self._pause_after: frozenset[tuple[str, str]] = frozenset()
         self.pause_after = pause_after  # type: ignore[assignment]
         self._fast = True
+        self._element_pattern, self._tag_pattern = _fast_pattern(limits)
+        self._opened_pattern = _fast_opened_pattern(limits)
         self._clear()
 
     # -- public API -------------------------------------------------------------------------
@@ -762,6 +765,9 @@ class StreamParser:
             byte = buf[i]
             if byte in _WS:
                 i = _WS_RUN.match(buf, i).end()
+                if i > over:
+                    # Whitespace counts too: a byte at offset max_header_bytes is held.
+                    raise _Fail(_POLICY, "stream header longer than max_header_bytes", max_header)
                 self._pos = i
                 continue
             self._prolog_content = True
@@ -921,7 +927,7 @@ class StreamParser:
         limits = self._limits
         limit = start + limits.max_stanza_bytes
         stack = self._stack
-        tag_at = _fast_pattern(limits)[1].match if self._fast else None
+        tag_at = self._tag_pattern.match if self._fast else None
         i = self._tok
         while i < n:
             if buf[i] != 0x3C:
@@ -1090,30 +1096,36 @@ class StreamParser:
             return False
         # A scanner matches each element where the previous one ended, without the
         # argument handling of a match() call per element.
-        scanner = _fast_pattern(self._limits)[0].scanner(buf, i)
+        scanner = self._element_pattern.scanner(buf, i)
         element_at = scanner.match
         max_stanza = self._limits.max_stanza_bytes
+        # Only a buffer longer than the limit can hold an element longer than it.
+        sized = n - i > max_stanza
         header = self._header
         default_ns = self._header_scope.get(None, "")
         pause_after = self._pause_after
         names = _NAMES
+        names_get = names.get
         found: list[ParserEvent] = []
+        append = found.append
+        new = object.__new__
+        set_ns, set_name, set_raw, set_header, set_attrs = _ER_SET
         paused = False
         while True:
             match = element_at()
             if match is None:
                 if i < n and buf[i] in _WS:
                     end = _WS_RUN.match(buf, i).end()
-                    found.append(WhitespaceReceived(raw=bytes(buf[i:end])))
+                    append(WhitespaceReceived(raw=bytes(buf[i:end])))
                     i = end
                     scanner = scanner.pattern.scanner(buf, i)
                     element_at = scanner.match
                     continue
                 break
             raw, name_bytes, attrs = match.group(0, 1, 2)
-            if len(raw) > max_stanza or b"<" in attrs:
+            if (sized and len(raw) > max_stanza) or b"<" in attrs:
                 break
-            name = names.get(name_bytes)
+            name = names_get(name_bytes)
             if name is None:
                 name = name_bytes.decode("ascii")
                 # A peer chooses the names: keep the cache bounded.
@@ -1125,7 +1137,14 @@ class StreamParser:
                     if attr == b"xmlns":
                         # findall gives b"" for the quote style not used.
                         ns = attribute_value((single + double).decode("utf-8", "replace"))
-            found.append(ElementReceived(namespace=ns, name=name, raw=raw, header=header))
+            # Built straight into its slots: the generated __init__ costs as much again.
+            event = new(ElementReceived)
+            set_ns(event, ns)
+            set_name(event, name)
+            set_raw(event, raw)
+            set_header(event, header)
+            set_attrs(event, None)
+            append(event)
             i += len(raw)
             if pause_after and (ns, name) in pause_after:
                 paused = True
@@ -1181,7 +1200,7 @@ class StreamParser:
                 done = last
         if n - i > _FAST_OPENED_BYTES or self._chunk < _FAST_OPENED_CHUNK:
             return False
-        if _fast_opened_pattern(self._limits).fullmatch(buf, i, done) is None:
+        if self._opened_pattern.fullmatch(buf, i, done) is None:
             return False
         if not _fast_span_ok(buf[i:done]):
             return False
