@@ -3,7 +3,7 @@
 Run ``pytest benchmarks/test_bench_jid.py --benchmark-only --benchmark-group-by=group``:
 one group per workload (ASCII or non-ASCII full JIDs, cold or cached), each
 round parsing the same number of strings. Cold rounds get strings never seen
-before; cached rounds reuse one working set. ``python -m xmppwire.bench_jid``
+before; cached rounds reuse one working set. ``python -m xmppwire.bench.jid``
 prints the same comparison as a JIDs/s table.
 
 Timings are reported, never asserted. What is asserted is that every string
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from xmppwire.bench_jid import CONTENDERS, WORKLOADS, Contender, Workload
+from xmppwire.bench.jid import CONTENDERS, WORKLOADS, Contender, Workload
 
 PER_ROUND = 1000
 ROUNDS = 8

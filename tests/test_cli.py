@@ -245,7 +245,7 @@ def _installed(key: str) -> bool:
 def test_bench_prints_a_row_per_contender_corpus_and_chunking(
     request: pytest.FixtureRequest,
 ) -> None:
-    result = xmppwire("bench", "--size", "40k")
+    result = xmppwire("bench", "--size", "40k", "--jid-budget", "0.01")
 
     assert result.returncode == 0, result.stderr
     rows = {}
@@ -273,6 +273,19 @@ def test_bench_prints_a_row_per_contender_corpus_and_chunking(
     progress = [line for line in result.stderr.splitlines() if line.startswith("[")]
     assert len(progress) == len(CORPORA) * 2 * len(CONTENDERS)
     assert "command: python -m xmppwire bench --size 40k" in result.stdout
+
+    # The JID table follows: one line per importable contender, a rate per workload.
+    jid_table = result.stdout.split("JIDs parsed per second", 1)[1].splitlines()[1:]
+    jid_rows = {cells[0]: cells[1:] for cells in (re.split(r"\s{2,}", x) for x in jid_table)}
+    assert jid_rows["contender"] == [
+        "ASCII, cold",
+        "ASCII, cached",
+        "non-ASCII, cold",
+        "non-ASCII, cached",
+    ]
+    expected = ["xmppwire (python)"] + (["xmppwire (cython)"] if compiled_expected else [])
+    for name in expected:
+        assert all(int(rate.replace(",", "")) > 0 for rate in jid_rows[name]), jid_rows
 
 
 def test_bench_json_reports_every_element_seen() -> None:

@@ -81,8 +81,21 @@ def _bench(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"xmppwire bench: {exc}", file=sys.stderr)
         return 2
-    out = bench.format_json(report) if args.json else bench.format_table(report)
-    sys.stdout.write(out)
+    if args.json:
+        sys.stdout.write(bench.format_json(report))
+        return 0
+    sys.stdout.write(bench.format_table(report))
+    if args.jid_budget > 0:
+        from .bench import jid
+
+        if not args.quiet:
+            print("timing JID parsing ...", file=sys.stderr)
+        rows = jid.rows(budget=args.jid_budget)
+        sys.stdout.write(
+            "\nJIDs parsed per second, full JIDs (xmppwire enforces RFC 7622, the others "
+            "their own rules; cold: every string new, cached: a working set of 1000):\n"
+        )
+        sys.stdout.write(jid.format_table(rows))
     return 0
 
 
@@ -317,6 +330,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="time every contender N times, in N rounds over all of them, and keep each "
         "one's fastest run (default: 1; more steadies the numbers on a busy machine)",
+    )
+    bench.add_argument(
+        "--jid-budget",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="seconds per contender and workload for the JID table printed after the "
+        "stream table (default: 0.5; 0 leaves it out)",
     )
     bench.add_argument("--json", action="store_true", help="print JSON instead of the table")
     bench.add_argument("--quiet", "-q", action="store_true", help="no progress lines")

@@ -5,7 +5,7 @@ here (slixmpp's ``JID``, aioxmpp's ``JID.fromstr`` and twisted's ``jid.JID``
 come with the ``compare`` extra) and every workload: ASCII or non-ASCII full
 JIDs, each either cold (every string new, as off the wire) or cached (a
 working set of 1000 strings parsed over and over). ``python -m
-xmppwire.bench_jid`` prints them as a table.
+xmppwire bench`` prints them after the stream table (``--jid-budget``).
 
 Every contender parses the same strings in the same run; the best batch of
 several is kept, so a stray pause elsewhere on the machine costs little.
@@ -17,11 +17,11 @@ import argparse
 import itertools
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import _impl
+from .. import _impl
 
 __all__ = ["CONTENDERS", "WORKLOADS", "Contender", "format_table", "main", "rows"]
 
@@ -143,26 +143,35 @@ def rows(
     return result
 
 
-def _iter_table(measured: list[tuple[str, float]]) -> Iterator[str]:
-    width = max(len(name) for name, _ in measured)
-    yield f"| {'contender, workload':<{width}} | {'JIDs/s':>12} |"
-    yield f"|{'-' * (width + 2)}|{'-' * 13}:|"
-    for name, rate in measured:
-        yield f"| {name:<{width}} | {rate:>12,.0f} |"
-
-
 def format_table(measured: list[tuple[str, float]]) -> str:
-    """The rows as a Markdown table."""
-    return "\n".join(_iter_table(measured))
+    """The rows as an aligned table: one line per contender, one column per workload."""
+    names = [w.name for w in WORKLOADS]
+    by_contender: dict[str, dict[str, float]] = {}
+    for label, rate in measured:
+        contender, _, workload = label.partition(", ")
+        by_contender.setdefault(contender, {})[workload] = rate
+    width = max([len("contender"), *map(len, by_contender)])
+    columns = [max(len(n), 12) for n in names]
+    lines = [
+        f"{'contender':<{width}}  "
+        + "  ".join(f"{n:>{c}}" for n, c in zip(names, columns, strict=True)),
+    ]
+    for contender, rates in by_contender.items():
+        cells = (
+            f"{rates[n]:>{c},.0f}" if n in rates else f"{'-':>{c}}"
+            for n, c in zip(names, columns, strict=True)
+        )
+        lines.append(f"{contender:<{width}}  " + "  ".join(cells))
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m xmppwire.bench_jid", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m xmppwire.bench.jid", description=__doc__)
     parser.add_argument(
         "--budget", type=float, default=0.5, help="seconds per contender and workload"
     )
     args = parser.parse_args(argv)
-    print(format_table(rows(budget=args.budget)))
+    sys.stdout.write(format_table(rows(budget=args.budget)))
     return 0
 
 
