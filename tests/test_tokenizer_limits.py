@@ -653,7 +653,6 @@ def test_a_pi_before_the_header_counts_against_the_header_limit(StreamParser):
     )
 
 
-
 @pytest.mark.parametrize(
     ("before", "held"),
     [(b"", b"      "), (b"", b"    \n"), (b"", b"  \t\r\n <"), (b"   ", b"  "), (b"    ", b"\t")],

@@ -196,6 +196,7 @@ _FAST_ATTRIBUTE = re.compile(rb" ([^=]+)=(?:'([^']*)'|\"([^\"]*)\")")
 _FAST_LEGAL_BYTES = bytes(b for b in range(256) if b >= 0x20 or b in (9, 10, 13))
 _FAST_BAD_AMP = re.compile(rb"&(?!(?:lt|gt|amp|apos|quot|#[0-9]+|#x[0-9a-fA-F]+);)")
 _FAST_CHARREF = re.compile(rb"&#(x?[0-9a-fA-F]+);")
+_FAST_DECLARATION_REFERENCE = re.compile(rb"xmlns=(?:'[^'&]*&|\"[^\"&]*&)")
 #: Character references already found legal (``"9731"``, ``"x2600"``), bounded.
 _FAST_LEGAL_CHARREFS: set[bytes] = set()
 
@@ -212,21 +213,14 @@ class _FastGrammar:
             self.attr_name = rf"(?:xml:[A-Za-z_][A-Za-z0-9_.\-]{{0,{max_name - 5}}}|{self.name})"
         self.slots = min(_FAST_ATTRIBUTES, max_attrs)
         self.max_value = max_value
-        # A namespace declaration's value has no reference and no '<', so that it can be
-        # used as it is.
-        self.declaration = (
-            "(?<= xmlns=)(?!['\"]http://www\\.w3\\.org/(?:XML/1998/namespace|2000/xmlns/)['\"])"
-            f"(?:'[^'&<]{{0,{max_value}}}'|\"[^\"&<]{{0,{max_value}}}\")"
-        )
         self.text = f"[^<]*{_PLUS}"
 
     def attributes(self, group: str, slots: int, extra: str) -> str:
         """Up to ``slots`` attributes, none twice; ``extra`` are bytes values may not hold."""
         max_value = self.max_value
-        value = (
-            f"(?:{self.declaration}|(?<! xmlns=)(?:'[^'{extra}]{{0,{max_value}}}'"
-            f'|"[^"{extra}]{{0,{max_value}}}"))'
-        )
+        # Namespace declarations are values like any other here: _fast_span_ok refuses a
+        # run in which one could bind a reserved namespace.
+        value = f"(?:'[^'{extra}]{{0,{max_value}}}'|\"[^\"{extra}]{{0,{max_value}}}\")"
         # Unrolled so that each name can be told apart from the ones before it in the tag.
         tail = ""
         for slot in range(slots, 0, -1):
@@ -340,8 +334,16 @@ def _fast_span_ok(span: bytes | bytearray) -> bool:
     # ']' is rare: a byte search for it first spares the slower search for ']]>'.
     if span.translate(None, _FAST_LEGAL_BYTES) or (b"]" in span and b"]]>" in span):
         return False
+    # The patterns take a namespace declaration as any attribute: no run may bind the
+    # reserved namespaces, not even spelled with references.
+    if b"http://www.w3.org/" in span and (
+        b"http://www.w3.org/XML/1998/namespace" in span or b"http://www.w3.org/2000/xmlns/" in span
+    ):
+        return False
     if b"&" in span:
         if _FAST_BAD_AMP.search(span) is not None:
+            return False
+        if b"xmlns=" in span and _FAST_DECLARATION_REFERENCE.search(span) is not None:
             return False
         if b"&#" in span:
             refs = set(_FAST_CHARREF.findall(span))
