@@ -196,7 +196,7 @@ _FAST_ATTRIBUTE = re.compile(rb" ([^=]+)=(?:'([^']*)'|\"([^\"]*)\")")
 _FAST_LEGAL_BYTES = bytes(b for b in range(256) if b >= 0x20 or b in (9, 10, 13))
 _FAST_BAD_AMP = re.compile(rb"&(?!(?:lt|gt|amp|apos|quot|#[0-9]+|#x[0-9a-fA-F]+);)")
 _FAST_CHARREF = re.compile(rb"&#(x?[0-9a-fA-F]+);")
-_FAST_DECLARATION_REFERENCE = re.compile(rb"xmlns=(?:'[^'&]*&|\"[^\"&]*&)")
+_FAST_DECLARATION_REFERENCE = re.compile(rb"xmlns=(?:'[^']*&#|\"[^\"]*&#)")
 #: Character references already found legal (``"9731"``, ``"x2600"``), bounded.
 _FAST_LEGAL_CHARREFS: set[bytes] = set()
 
@@ -324,18 +324,19 @@ def _tag_end(buf: bytearray, start: int, n: int) -> int:
 
 def _fast_span_ok(span: bytes | bytearray) -> bool:
     """What the fast pattern leaves out, checked over a whole run of elements at once."""
+    # A search for one byte is many times faster than one for several: each rare
+    # sequence is looked for only where its rarest byte occurs.
     if not span.isascii():
         try:
             span.decode("utf-8")
         except UnicodeDecodeError:
             return False
-        if b"\xef\xbf\xbe" in span or b"\xef\xbf\xbf" in span:
+        if b"\xef" in span and (b"\xef\xbf\xbe" in span or b"\xef\xbf\xbf" in span):
             return False
-    # ']' is rare: a byte search for it first spares the slower search for ']]>'.
     if span.translate(None, _FAST_LEGAL_BYTES) or (b"]" in span and b"]]>" in span):
         return False
     # The patterns take a namespace declaration as any attribute: no run may bind the
-    # reserved namespaces, not even spelled with references.
+    # reserved namespaces.
     if b"http://www.w3.org/" in span and (
         b"http://www.w3.org/XML/1998/namespace" in span or b"http://www.w3.org/2000/xmlns/" in span
     ):
@@ -343,9 +344,10 @@ def _fast_span_ok(span: bytes | bytearray) -> bool:
     if b"&" in span:
         if _FAST_BAD_AMP.search(span) is not None:
             return False
-        if b"xmlns=" in span and _FAST_DECLARATION_REFERENCE.search(span) is not None:
-            return False
-        if b"&#" in span:
+        if b"#" in span and b"&#" in span:
+            # Nor spelled with character references (no predefined entity can spell them).
+            if _FAST_DECLARATION_REFERENCE.search(span) is not None:
+                return False
             refs = set(_FAST_CHARREF.findall(span))
             if not _FAST_LEGAL_CHARREFS.issuperset(refs):
                 for ref in refs:
@@ -454,6 +456,7 @@ class StreamParser:
             self._pos = 0
             self._tok -= done
             self._scan -= done
+            self._checked -= done
         return events
 
     def close(self) -> list[ParserEvent]:
@@ -480,6 +483,7 @@ class StreamParser:
         self._scan = 0  # how far the incomplete token at _tok (or _pos) was scanned
         self._quote = 0  # the open quote of an incomplete start tag, or the PI phase
         self._wait = 0  # the fast path waits for the element at _pos: see _incomplete_element
+        self._checked = 0  # the fast path's checks passed on buf[_pos:_checked]
         self._chunk = 0  # the size of the data being parsed
         self._state = _PROLOG
         self._prolog_content = False  # anything but whitespace before the header
@@ -1094,8 +1098,11 @@ class StreamParser:
         incomplete and small, and the fast pattern will try it again whole.
         """
         start = i = self._pos
-        if self._wait == 1 and self._incomplete_element(buf, i, n):
-            return False
+        if self._wait == 1:
+            # The start tag was cut: while it still is, there is nothing to match.
+            checked = self._incomplete_element(buf, i, n)
+            if checked >= 0:
+                return not self._settle(buf, i, i, checked)
         # A scanner matches each element where the previous one ended, without the
         # argument handling of a match() call per element.
         scanner = self._element_pattern.scanner(buf, i)
@@ -1153,44 +1160,65 @@ class StreamParser:
                 break
         # The scanner holds the buffer: let go of it before anything may resize it.
         del scanner, element_at
+        scan, quote = self._scan, self._quote
         if i != start:
-            if not _fast_span_ok(buf[start:i]):
-                return True
+            # Whatever was scanned of the element waited for belongs to the matched run.
+            self._scan = self._quote = 0
+        checked = -1 if paused else self._incomplete_element(buf, i, n)
+        if not self._settle(buf, start, i, checked):
+            self._scan, self._quote = scan, quote
+            return True
+        if i != start:
             events += found
             self._pos = self._tok = i
-            # Whatever was scanned of the element waited for belongs to the matched run.
-            self._scan = self._quote = self._wait = 0
             if paused:
                 self._pause(buf, i)
                 return False
-        return not self._incomplete_element(buf, i, n)
+        return checked < 0
 
-    def _incomplete_element(self, buf: bytearray, i: int, n: int) -> bool:
-        """Whether to wait for more of the top-level element cut at ``buf[i:n]``.
+    def _settle(self, buf: bytearray, start: int, i: int, checked: int) -> bool:
+        """Whether ``buf[start:i]``, the run matched, passes the checks the patterns leave out.
+
+        ``checked`` is where the complete tokens of the element waited for at ``i``
+        end, or -1 when there is none: they are checked with the run, in one pass, and
+        bytes checked by an earlier feed are not checked again. If anything fails,
+        nothing is reported and the exact path redoes it all from ``start``.
+        """
+        end = checked if checked > i else i
+        begin = self._checked if self._checked > start else start
+        if end > begin and not _fast_span_ok(buf[begin:end]):
+            self._wait = 0
+            return False
+        self._checked = end
+        return True
+
+    def _incomplete_element(self, buf: bytearray, i: int, n: int) -> int:
+        """Whether to wait for more of the top-level element cut at ``buf[i:n]``: -1 if
+        not, else the end of its complete tokens, which the caller checks (``i``: none).
 
         The fast pattern may try it again whole when more arrives, provided nothing in
         it is left unjudged: either its start tag is still incomplete (no complete
         token at all; the scan for the tag's end resumes where it stopped, so a tag
         arriving byte by byte costs linear time), or every complete token in it
-        passes the fast checks. The latter is tried only for a short element cut by a
+        passes the fast checks (the caller's). The latter is tried only for a short element cut by a
         sizeable chunk, since each try reads the element again; anything else goes
         the exact way, which judges each token once, as soon as it is complete.
         """
         self._wait = 0
         if n - i > self._limits.max_stanza_bytes or n - i < 2:
-            return False
+            return -1
         if buf[i] != 0x3C or buf[i + 1] in b"/!?":
-            return False
+            return -1
         last = buf.rfind(b"<", i, n)
         if last == i:
             # Only the start tag so far, complete or not: find out, resumably.
             if _PI_RUN.match(buf, i + 1).end() >= n:
                 self._wait = 1
-                return True
+                return i
             _, done = self._extent(buf, i, n)
             if done < 0:
                 self._wait = 1
-                return True
+                return i
             self._scan = self._quote = 0
         else:
             # The complete tokens end where the last tag ends, or where the last '<'
@@ -1199,15 +1227,17 @@ class StreamParser:
             # and the pattern below fails.
             done = _tag_end(buf, last, n)
             if done < 0:
+                if last + 1 < n and buf[last + 1] in b"!?":
+                    # '<?' and '<!' tokens end before any '>' (at a PI's target, at '<!--'):
+                    # the exact path judges it now.
+                    return -1
                 done = last
         if n - i > _FAST_OPENED_BYTES or self._chunk < _FAST_OPENED_CHUNK:
-            return False
+            return -1
         if self._opened_pattern.fullmatch(buf, i, done) is None:
-            return False
-        if not _fast_span_ok(buf[i:done]):
-            return False
+            return -1
         self._wait = 2
-        return True
+        return done
 
 
 # Compiling the fast patterns takes tens of milliseconds: do it once, at import, for the
