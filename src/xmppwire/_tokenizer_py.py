@@ -1099,10 +1099,12 @@ class StreamParser:
         """
         start = i = self._pos
         if self._wait == 1:
-            # The start tag was cut: while it still is, there is nothing to match.
-            checked = self._incomplete_element(buf, i, n)
-            if checked >= 0:
-                return not self._settle(buf, i, i, checked)
+            # The start tag was cut: while it still is, there is nothing to match (its
+            # scan resumes where it stopped). Once complete, the element is matched whole.
+            self._wait = 0
+            if n - i <= self._limits.max_stanza_bytes and self._extent(buf, i, n)[1] < 0:
+                self._wait = 1
+                return False
         # A scanner matches each element where the previous one ended, without the
         # argument handling of a match() call per element.
         scanner = self._element_pattern.scanner(buf, i)
