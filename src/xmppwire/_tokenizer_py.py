@@ -194,6 +194,8 @@ _FAST_END_TAG = re.compile(
 _FAST_ATTRIBUTE = re.compile(rb" ([^=]+)=(?:'([^']*)'|\"([^\"]*)\")")
 # Every byte but the C0 controls XML forbids: what translate() deletes to find those.
 _FAST_LEGAL_BYTES = bytes(b for b in range(256) if b >= 0x20 or b in (9, 10, 13))
+# The same but for ']', '&' and '#' too, which begin what the run checks look at.
+_FAST_COMMON_BYTES = bytes(b for b in _FAST_LEGAL_BYTES if b not in b"]&#")
 _FAST_BAD_AMP = re.compile(rb"&(?!(?:lt|gt|amp|apos|quot|#[0-9]+|#x[0-9a-fA-F]+);)")
 _FAST_CHARREF = re.compile(rb"&#(x?[0-9a-fA-F]+);")
 _FAST_DECLARATION_REFERENCE = re.compile(rb"xmlns=(?:'[^']*&#|\"[^\"]*&#)")
@@ -333,7 +335,9 @@ def _fast_span_ok(span: bytes | bytearray) -> bool:
             return False
         if b"\xef" in span and (b"\xef\xbf\xbe" in span or b"\xef\xbf\xbf" in span):
             return False
-    if span.translate(None, _FAST_LEGAL_BYTES) or (b"]" in span and b"]]>" in span):
+    # One pass keeps the few bytes that matter: C0 controls, ']', '&' and '#'.
+    rare = span.translate(None, _FAST_COMMON_BYTES)
+    if rare and (rare.translate(None, b"]&#") or (b"]" in rare and b"]]>" in span)):
         return False
     # The patterns take a namespace declaration as any attribute: no run may bind the
     # reserved namespaces.
@@ -341,10 +345,10 @@ def _fast_span_ok(span: bytes | bytearray) -> bool:
         b"http://www.w3.org/XML/1998/namespace" in span or b"http://www.w3.org/2000/xmlns/" in span
     ):
         return False
-    if b"&" in span:
+    if b"&" in rare:
         if _FAST_BAD_AMP.search(span) is not None:
             return False
-        if b"#" in span and b"&#" in span:
+        if b"#" in rare and b"&#" in span:
             # Nor spelled with character references (no predefined entity can spell them).
             if _FAST_DECLARATION_REFERENCE.search(span) is not None:
                 return False
@@ -1188,7 +1192,8 @@ class StreamParser:
         """
         end = checked if checked > i else i
         begin = self._checked if self._checked > start else start
-        if end > begin and not _fast_span_ok(buf[begin:end]):
+        # bytes, not a bytearray: its translate() is the faster one.
+        if end > begin and not _fast_span_ok(bytes(buf[begin:end])):
             self._wait = 0
             return False
         self._checked = end
@@ -1227,7 +1232,8 @@ class StreamParser:
             # begins a tag still incomplete (the text before it is then complete). Were
             # the start tag itself incomplete, that '<' would be in one of its values,
             # and the pattern below fails.
-            done = _tag_end(buf, last, n)
+            # Most often the last tag is cut before any '>': no need to follow its quotes.
+            done = _tag_end(buf, last, n) if buf.find(b">", last, n) >= 0 else -1
             if done < 0:
                 if last + 1 < n and buf[last + 1] in b"!?":
                     # '<?' and '<!' tokens end before any '>' (at a PI's target, at '<!--'):
