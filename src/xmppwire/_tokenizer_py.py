@@ -327,28 +327,30 @@ def _tag_end(buf: bytearray, start: int, n: int) -> int:
 def _fast_span_ok(span: bytes | bytearray) -> bool:
     """What the fast pattern leaves out, checked over a whole run of elements at once."""
     # A search for one byte is many times faster than one for several: each rare
-    # sequence is looked for only where its rarest byte occurs.
+    # sequence is looked for only where its rarest byte occurs. (`int in bytes` and
+    # find() spare the failed int conversion that `bytes in bytes` begins with.)
     if not span.isascii():
         try:
             span.decode("utf-8")
         except UnicodeDecodeError:
             return False
-        if b"\xef" in span and (b"\xef\xbf\xbe" in span or b"\xef\xbf\xbf" in span):
+        if 0xEF in span and (span.find(b"\xef\xbf\xbe") >= 0 or span.find(b"\xef\xbf\xbf") >= 0):
             return False
     # One pass keeps the few bytes that matter: C0 controls, ']', '&' and '#'.
     rare = span.translate(None, _FAST_COMMON_BYTES)
-    if rare and (rare.translate(None, b"]&#") or (b"]" in rare and b"]]>" in span)):
+    if rare and (rare.translate(None, b"]&#") or (0x5D in rare and span.find(b"]]>") >= 0)):
         return False
     # The patterns take a namespace declaration as any attribute: no run may bind the
     # reserved namespaces.
-    if b"http://www.w3.org/" in span and (
-        b"http://www.w3.org/XML/1998/namespace" in span or b"http://www.w3.org/2000/xmlns/" in span
+    if span.find(b"http://www.w3.org/") >= 0 and (
+        span.find(b"http://www.w3.org/XML/1998/namespace") >= 0
+        or span.find(b"http://www.w3.org/2000/xmlns/") >= 0
     ):
         return False
-    if b"&" in rare:
+    if 0x26 in rare:
         if _FAST_BAD_AMP.search(span) is not None:
             return False
-        if b"#" in rare and b"&#" in span:
+        if 0x23 in rare and span.find(b"&#") >= 0:
             # Nor spelled with character references (no predefined entity can spell them).
             if _FAST_DECLARATION_REFERENCE.search(span) is not None:
                 return False
@@ -1138,7 +1140,7 @@ class StreamParser:
                     continue
                 break
             raw, name_bytes, attrs = match.group(0, 1, 2)
-            if (sized and len(raw) > max_stanza) or b"<" in attrs:
+            if (sized and len(raw) > max_stanza) or 0x3C in attrs:
                 break
             name = names_get(name_bytes)
             if name is None:
@@ -1147,7 +1149,7 @@ class StreamParser:
                 if len(names) < 1024:
                     names[name_bytes] = name
             ns = default_ns
-            if b"xmlns" in attrs:
+            if attrs.find(b"xmlns") >= 0:
                 for attr, single, double in _FAST_ATTRIBUTE.findall(attrs):
                     if attr == b"xmlns":
                         # findall gives b"" for the quote style not used.
