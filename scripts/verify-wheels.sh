@@ -314,7 +314,10 @@ test_installed() {
     "$python" -m venv "$dir/venv"
     run_logged "$dir/install.log" "$dir/venv/bin/python" -m pip install "${wheel}[test]"
     mkdir -p "$dir/run"
+    # examples/ too: the interop tests run the example programs (as cibuildwheel's
+    # test-sources do).
     cp -R "$src/tests" "$src/pyproject.toml" "$dir/run/"
+    if [ -d "$src/examples" ]; then cp -R "$src/examples" "$dir/run/"; fi
     (
         cd "$dir/run" &&
             "$dir/venv/bin/python" "$WORK/where.py" "$expected" >"$dir/where.log" 2>&1 &&
