@@ -233,19 +233,26 @@ class _FastGrammar:
     def inner_attributes(self, group: str) -> str:
         return self.attributes(group, min(self.slots, _FAST_INNER_ATTRIBUTES), "<")
 
-    def element(self, level: int, group: str) -> str:
-        """A complete element nesting at most ``level`` deep; group names begin with ``group``."""
+    def element(self, level: int, group: str, cut: bool = False) -> str:
+        """A complete element nesting at most ``level`` deep; group names begin with ``group``.
+
+        With ``cut``, an element may also stop at the end of what is searched, its
+        last elements still open; then the outermost one sets the empty group ``cut``.
+        """
         if level == 0:
             return "(?!)"
         ws = self.ws
-        if group == "" and level == self.depth:
+        outermost = group == "" and level == self.depth
+        if outermost:
             # The outermost tag: its name and attributes are groups 1 and 2, and its values
             # may hold '<' (the caller looks: a byte search is cheaper than a class).
             head = f"<(?P<n{level}>{self.name})({self.attributes(f'a{level}', self.slots, '')})"
         else:
             head = f"<(?P<{group}n{level}>{self.name}){self.inner_attributes(f'{group}a{level}')}"
-        inner = self.element(level - 1, group)
+        inner = self.element(level - 1, group, cut)
         end = f"</(?P={group}n{level}){ws}*>"
+        if cut:
+            end = f"(?:{end}|{'(?P<cut>)' if outermost else ''}\\Z)"
         return f"{head}{ws}*(?:/>|>{self.text}(?:{inner}{self.text})*{_PLUS}{end})"
 
     def opened(self, level: int, group: str) -> str:
@@ -288,7 +295,8 @@ def _fast_pattern(limits: Limits) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]
         grammar = _FastGrammar(*key)
         ws = grammar.ws
         tag = f"<({grammar.name})({grammar.attributes('t', grammar.slots, '<&')}){ws}*/?>"
-        patterns = re.compile(grammar.element(grammar.depth, "").encode()), re.compile(tag.encode())
+        element = grammar.element(grammar.depth, "", cut=True)
+        patterns = re.compile(element.encode()), re.compile(tag.encode())
         if len(_FAST_CACHE) >= 16:
             _FAST_CACHE.clear()
         _FAST_CACHE[key] = patterns
@@ -380,6 +388,7 @@ class StreamParser:
         self._fast = True
         self._element_pattern, self._tag_pattern = _fast_pattern(limits)
         self._opened_pattern = _fast_opened_pattern(limits)
+        self._cut_group = self._element_pattern.groupindex["cut"]
         self._clear()
 
     # -- public API -------------------------------------------------------------------------
@@ -1111,10 +1120,22 @@ class StreamParser:
             if n - i <= self._limits.max_stanza_bytes and self._extent(buf, i, n)[1] < 0:
                 self._wait = 1
                 return False
+        # Complete elements end by the end of the last complete token: searching no
+        # further, the pattern matches an element cut there in the same pass as it
+        # finds that it is cut.
+        done = n
+        last = buf.rfind(b"<", i, n)
+        if last >= 0:
+            # Most often the last tag is cut before any '>': no need to follow its quotes.
+            done = _tag_end(buf, last, n) if buf.find(b">", last, n) >= 0 else -1
+            if done < 0:
+                done = last
         # A scanner matches each element where the previous one ended, without the
         # argument handling of a match() call per element.
-        scanner = self._element_pattern.scanner(buf, i)
+        scanner = self._element_pattern.scanner(buf, i, done)
         element_at = scanner.match
+        cut_group = self._cut_group
+        cut = False
         max_stanza = self._limits.max_stanza_bytes
         # Only a buffer longer than the limit can hold an element longer than it.
         sized = n - i > max_stanza
@@ -1135,12 +1156,15 @@ class StreamParser:
                     end = _WS_RUN.match(buf, i).end()
                     append(WhitespaceReceived(raw=bytes(buf[i:end])))
                     i = end
-                    scanner = scanner.pattern.scanner(buf, i)
+                    scanner = scanner.pattern.scanner(buf, i, done)
                     element_at = scanner.match
                     continue
                 break
             raw, name_bytes, attrs = match.group(0, 1, 2)
             if (sized and len(raw) > max_stanza) or 0x3C in attrs:
+                break
+            if match.lastindex == cut_group:
+                cut = True
                 break
             name = names_get(name_bytes)
             if name is None:
@@ -1172,7 +1196,12 @@ class StreamParser:
         if i != start:
             # Whatever was scanned of the element waited for belongs to the matched run.
             self._scan = self._quote = 0
-        checked = -1 if paused else self._incomplete_element(buf, i, n)
+        if paused:
+            checked = -1
+        elif cut:
+            checked = self._cut_element(buf, i, n, done)
+        else:
+            checked = self._incomplete_element(buf, i, n, match_opened=False)
         if not self._settle(buf, start, i, checked):
             self._scan, self._quote = scan, quote
             return True
@@ -1201,7 +1230,21 @@ class StreamParser:
         self._checked = end
         return True
 
-    def _incomplete_element(self, buf: bytearray, i: int, n: int) -> int:
+    def _cut_element(self, buf: bytearray, i: int, n: int, done: int) -> int:
+        """The element pattern found the element at ``buf[i]`` cut at ``done``: as
+        :meth:`_incomplete_element`, whose pattern it has matched already."""
+        self._wait = 0
+        if (
+            n - i > self._limits.max_stanza_bytes
+            or n - i > _FAST_OPENED_BYTES
+            or self._chunk < _FAST_OPENED_CHUNK
+            or (done < n and buf[done] == 0x3C and done + 1 < n and buf[done + 1] in b"!?")
+        ):
+            return -1
+        self._wait = 2
+        return done
+
+    def _incomplete_element(self, buf: bytearray, i: int, n: int, match_opened: bool = True) -> int:
         """Whether to wait for more of the top-level element cut at ``buf[i:n]``: -1 if
         not, else the end of its complete tokens, which the caller checks (``i``: none).
 
@@ -1229,6 +1272,10 @@ class StreamParser:
                 self._wait = 1
                 return i
             self._scan = self._quote = 0
+            if not match_opened:
+                return -1
+        elif not match_opened:
+            return -1
         else:
             # The complete tokens end where the last tag ends, or where the last '<'
             # begins a tag still incomplete (the text before it is then complete). Were
