@@ -175,7 +175,7 @@ def _declarations(attrs: list[tuple[str, str]]) -> dict[str | None, str] | None:
 #: attribute slot makes the pattern longer to compile and slower to run.)
 _FAST_DEPTH = 5
 #: An element cut by the end of a chunk of at least _FAST_OPENED_CHUNK bytes, and no longer
-#: than _FAST_OPENED_BYTES, has its complete tokens checked by the fast patterns and waits.
+#: than _FAST_OPENED_BYTES, has its complete tokens checked by the fast pattern and waits.
 _FAST_OPENED_BYTES = 16384
 _FAST_OPENED_CHUNK = 512
 #: Attributes per start tag the fast pattern covers: on the outermost tag, and deeper
@@ -185,7 +185,6 @@ _FAST_INNER_ATTRIBUTES = 4
 # A possessive quantifier spares backtracking where the next byte decides anyway.
 _PLUS = "+" if sys.version_info >= (3, 11) else ""
 _FAST_CACHE: dict[tuple[int, int, int, int], tuple[re.Pattern[bytes], re.Pattern[bytes]]] = {}
-_FAST_OPENED_CACHE: dict[tuple[int, int, int, int], re.Pattern[bytes]] = {}
 _NAMES: dict[bytes, str] = {}
 _FAST_END_TAG = re.compile(
     rb"</([A-Za-z_][A-Za-z0-9_.\-]*(?::[A-Za-z_][A-Za-z0-9_.\-]*)?)[ \t\r\n]*>"
@@ -255,19 +254,6 @@ class _FastGrammar:
             end = f"(?:{end}|{'(?P<cut>)' if outermost else ''}\\Z)"
         return f"{head}{ws}*(?:/>|>{self.text}(?:{inner}{self.text})*{_PLUS}{end})"
 
-    def opened(self, level: int, group: str) -> str:
-        """The beginning of an element up to the end of a token, its last elements still open."""
-        if level == 0:
-            return "(?!)"
-        if level == self.depth:
-            attributes = self.attributes(f"{group}a{level}", self.slots, "<")
-        else:
-            attributes = self.inner_attributes(f"{group}a{level}")
-        head = f"<{self.name}{attributes}"
-        child = self.element(level - 1, f"{group}c")
-        deeper = self.opened(level - 1, f"{group}o")
-        return f"{head}{self.ws}*>{self.text}(?:{child}{self.text})*{_PLUS}(?:{deeper})?"
-
 
 def _fast_key(limits: Limits) -> tuple[int, int, int, int]:
     return (
@@ -285,7 +271,8 @@ def _fast_pattern(limits: Limits) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]
     space and written ``name='value'`` or ``name="value"``, at most
     ``_FAST_ATTRIBUTES`` of them and none twice, no CDATA, comments or PIs, within
     the limits a pattern can count. In the element pattern group 1 is the name,
-    group 2 the attributes of the outermost tag; in the tag pattern group 1 is the
+    group 2 the attributes of the outermost tag, and the empty group ``cut`` is set
+    when the element is cut by the end of the search; in the tag pattern group 1 is the
     name, 2 the attributes. A tag's values hold no ``&``, so that it needs no further
     look but at its bytes' encoding.
     """
@@ -301,19 +288,6 @@ def _fast_pattern(limits: Limits) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]
             _FAST_CACHE.clear()
         _FAST_CACHE[key] = patterns
     return patterns
-
-
-def _fast_opened_pattern(limits: Limits) -> re.Pattern[bytes]:
-    """The beginning of a common element, from its ``<`` to the end of a token (fullmatch)."""
-    key = _fast_key(limits)
-    pattern = _FAST_OPENED_CACHE.get(key)
-    if pattern is None:
-        grammar = _FastGrammar(*key)
-        pattern = re.compile(grammar.opened(grammar.depth, "o").encode())
-        if len(_FAST_OPENED_CACHE) >= 16:
-            _FAST_OPENED_CACHE.clear()
-        _FAST_OPENED_CACHE[key] = pattern
-    return pattern
 
 
 def _tag_end(buf: bytearray, start: int, n: int) -> int:
@@ -387,7 +361,6 @@ class StreamParser:
         self.pause_after = pause_after  # type: ignore[assignment]
         self._fast = True
         self._element_pattern, self._tag_pattern = _fast_pattern(limits)
-        self._opened_pattern = _fast_opened_pattern(limits)
         self._cut_group = self._element_pattern.groupindex["cut"]
         self._clear()
 
@@ -497,7 +470,7 @@ class StreamParser:
         self._tok = 0  # in an element: start of the next token to judge
         self._scan = 0  # how far the incomplete token at _tok (or _pos) was scanned
         self._quote = 0  # the open quote of an incomplete start tag, or the PI phase
-        self._wait = 0  # the fast path waits for the element at _pos: see _incomplete_element
+        self._wait = 0  # the fast path waits for the element at _pos: 1 its start tag, 2 its end
         self._checked = 0  # the fast path's checks passed on buf[_pos:_checked]
         self._chunk = 0  # the size of the data being parsed
         self._state = _PROLOG
@@ -1201,7 +1174,7 @@ class StreamParser:
         elif cut:
             checked = self._cut_element(buf, i, n, done)
         else:
-            checked = self._incomplete_element(buf, i, n, match_opened=False)
+            checked = self._start_tag_cut(buf, i, n)
         if not self._settle(buf, start, i, checked):
             self._scan, self._quote = scan, quote
             return True
@@ -1231,8 +1204,14 @@ class StreamParser:
         return True
 
     def _cut_element(self, buf: bytearray, i: int, n: int, done: int) -> int:
-        """The element pattern found the element at ``buf[i]`` cut at ``done``: as
-        :meth:`_incomplete_element`, whose pattern it has matched already."""
+        """Whether to wait for the top-level element the pattern matched cut at ``done``:
+        -1 if not, else ``done``, the end of its complete tokens, which the caller checks.
+
+        Waiting, the pattern tries it again whole when more arrives: worth it for a
+        short element cut by a sizeable chunk only, since each try reads it again.
+        A token begun by '<?' or '<!' may be complete before its '>' (at a PI's target,
+        at '<!--'): the exact path judges it now.
+        """
         self._wait = 0
         if (
             n - i > self._limits.max_stanza_bytes
@@ -1244,60 +1223,26 @@ class StreamParser:
         self._wait = 2
         return done
 
-    def _incomplete_element(self, buf: bytearray, i: int, n: int, match_opened: bool = True) -> int:
-        """Whether to wait for more of the top-level element cut at ``buf[i:n]``: -1 if
-        not, else the end of its complete tokens, which the caller checks (``i``: none).
+    def _start_tag_cut(self, buf: bytearray, i: int, n: int) -> int:
+        """Whether to wait for the top-level element at ``buf[i:n]``, whose start tag
+        may be cut (the element pattern has not matched it): ``i`` if so, else -1.
 
-        The fast pattern may try it again whole when more arrives, provided nothing in
-        it is left unjudged: either its start tag is still incomplete (no complete
-        token at all; the scan for the tag's end resumes where it stopped, so a tag
-        arriving byte by byte costs linear time), or every complete token in it
-        passes the fast checks (the caller's). The latter is tried only for a short element cut by a
-        sizeable chunk, since each try reads the element again; anything else goes
-        the exact way, which judges each token once, as soon as it is complete.
+        The scan for the tag's end resumes where it stopped, so a tag arriving byte
+        by byte costs linear time. An element cut after its start tag waits only if
+        the element pattern matches it cut (:meth:`_cut_element`); anything else
+        goes the exact way, which judges each token once, as soon as it is complete.
         """
         self._wait = 0
         if n - i > self._limits.max_stanza_bytes or n - i < 2:
             return -1
-        if buf[i] != 0x3C or buf[i + 1] in b"/!?":
+        if buf[i] != 0x3C or buf[i + 1] in b"/!?" or buf.rfind(b"<", i, n) != i:
             return -1
-        last = buf.rfind(b"<", i, n)
-        if last == i:
-            # Only the start tag so far, complete or not: find out, resumably.
-            if _PI_RUN.match(buf, i + 1).end() >= n:
-                self._wait = 1
-                return i
-            _, done = self._extent(buf, i, n)
-            if done < 0:
-                self._wait = 1
-                return i
-            self._scan = self._quote = 0
-            if not match_opened:
-                return -1
-        elif not match_opened:
+        if _PI_RUN.match(buf, i + 1).end() < n and self._extent(buf, i, n)[1] >= 0:
             return -1
-        else:
-            # The complete tokens end where the last tag ends, or where the last '<'
-            # begins a tag still incomplete (the text before it is then complete). Were
-            # the start tag itself incomplete, that '<' would be in one of its values,
-            # and the pattern below fails.
-            # Most often the last tag is cut before any '>': no need to follow its quotes.
-            done = _tag_end(buf, last, n) if buf.find(b">", last, n) >= 0 else -1
-            if done < 0:
-                if last + 1 < n and buf[last + 1] in b"!?":
-                    # '<?' and '<!' tokens end before any '>' (at a PI's target, at '<!--'):
-                    # the exact path judges it now.
-                    return -1
-                done = last
-        if n - i > _FAST_OPENED_BYTES or self._chunk < _FAST_OPENED_CHUNK:
-            return -1
-        if self._opened_pattern.fullmatch(buf, i, done) is None:
-            return -1
-        self._wait = 2
-        return done
+        self._wait = 1
+        return i
 
 
 # Compiling the fast patterns takes tens of milliseconds: do it once, at import, for the
 # default limits, so that neither the first parser of a process nor a forked child pays.
 _fast_pattern(DEFAULT_LIMITS)
-_fast_opened_pattern(DEFAULT_LIMITS)
