@@ -38,6 +38,8 @@ _PROLOG, _ROOT, _ELEMENT, _CLOSED = range(4)
 _WS = frozenset(b" \t\r\n")
 _WS_RUN = re.compile(rb"[ \t\r\n]*")
 _QUOTE_OR_GT = re.compile(rb"[>'\"]")
+# The rest of a start tag: group 1 its '>', else group 2 the quote left open, else neither.
+_START_TAG_REST = re.compile(rb"(?:[^'\">]++|'[^']*+'|\"[^\"]*+\")*+(?:(>)|(['\"]))?")
 _PI_RUN = re.compile(rb"[A-Za-z0-9_:.\-\x80-\xff]*")
 _OPENERS = (b"<!--", b"<!DOCTYPE", b"<![CDATA[")
 _XMLDECL_VERSION = re.compile(r"<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(['\"])")
@@ -1237,8 +1239,21 @@ class StreamParser:
             return -1
         if buf[i] != 0x3C or buf[i + 1] in b"/!?" or buf.rfind(b"<", i, n) != i:
             return -1
-        if _PI_RUN.match(buf, i + 1).end() < n and self._extent(buf, i, n)[1] >= 0:
+        if _PI_RUN.match(buf, i + 1).end() >= n:
+            self._wait = 1
+            return i
+        if self._scan or self._quote:
+            if self._extent(buf, i, n)[1] >= 0:
+                return -1
+            self._wait = 1
+            return i
+        # A fresh scan: one match finds what _extent() would, without a call per quote.
+        rest = _START_TAG_REST.match(buf, i + 1)
+        if rest.group(1) is not None:
             return -1
+        quote = rest.group(2)
+        self._scan = n
+        self._quote = quote[0] if quote is not None else 0
         self._wait = 1
         return i
 
