@@ -509,6 +509,21 @@ def test_some_errors_need_no_more_bytes(StreamParser, data, condition, offset):
     pytest.fail("no error before end of input")
 
 
+@pytest.mark.parametrize(
+    ("token", "condition"),
+    [(b" <?pi ", "restricted-xml"), (b" <!--", "restricted-xml"), (b" <!x", "not-well-formed")],
+)
+def test_a_complete_bad_token_in_an_unfinished_element_fails_in_its_feed(
+    StreamParser, token, condition
+):
+    # The element is still open, but the token is complete: its error can't wait for
+    # the element's end (nor for another feed).
+    data = HEADER + b"<message><body>" + b"x" * 600 + token
+    with pytest.raises(RemoteProtocolError) as caught:
+        StreamParser().feed(data)
+    assert (caught.value.condition, caught.value.offset) == (condition, data.index(token) + 1)
+
+
 # -- accepted: the constructs the mapping must not catch --------------------------------------
 
 
