@@ -139,6 +139,8 @@ UNSUPPORTED_ENCODING = cases(
     ("first-byte-f5", b"", b"\xf5", HEADER),
     ("utf-16-le-bom", b"", b"\xff\xfe", "<stream:stream>".encode("utf-16-le")),
     ("utf-16-be-bom", b"", b"\xfe\xff", "<stream:stream>".encode("utf-16-be")),
+    ("utf-16-le-without-bom", b"", "<stream:stream/>".encode("utf-16-le"), b""),
+    ("utf-16-be-without-bom", b"", "<stream:stream/>".encode("utf-16-be"), b""),
     ("at-depth-1", HEADER + b" ", b"\xff", b"<presence/>"),
     ("after-the-close", HEADER + CLOSE + b" ", b"\x80", b""),
 )
@@ -340,7 +342,6 @@ NOT_WELL_FORMED = cases(
     ("utf-8-lead-before-root", b"", "\u00e9".encode(), HEADER),
     ("end-tag-before-root", b"", b"</stream:stream>", b""),
     ("end-tag-with-attributes-before-root", b"", b"</stream:stream xmlns:stream='x'/>", b""),
-    ("utf-16-le-without-bom", b"", "<stream:stream/>".encode("utf-16-le"), b""),
     # after the root
     ("element-after-close", HEADER + CLOSE, b"<presence/>", b""),
     ("text-after-close", HEADER + CLOSE + b"\n", b"x", b""),
@@ -491,6 +492,8 @@ def test_every_condition_of_the_mapping_is_covered():
         (b"<![CDATA[", "not-well-formed", 0),
         (b"x", "not-well-formed", 0),
         (b"\xff", "unsupported-encoding", 0),
+        (b"<\x00", "unsupported-encoding", 0),
+        (b"\x00", "unsupported-encoding", 0),
         (HEADER + CLOSE + b"<", "not-well-formed", len(HEADER + CLOSE)),
         (HEADER + CLOSE + b"\xc3", "not-well-formed", len(HEADER + CLOSE)),
         (HEADER + CLOSE + b"\xc0", "unsupported-encoding", len(HEADER + CLOSE)),

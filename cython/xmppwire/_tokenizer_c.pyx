@@ -802,6 +802,9 @@ cdef class StreamParser:
                 self.pos = i
                 continue
             self.prolog_content = True
+            if c == 0 and self.base + i == 0:
+                # '\0<': the stream opens in UTF-16 (big-endian) without a byte-order mark.
+                return self._fail(C_ENCODING, 0, "UTF-16, not UTF-8")
             if c != 60:
                 if _cannot_begin_utf8(c):
                     return self._fail(C_ENCODING, self.base + i, "a byte that is not UTF-8")
@@ -809,6 +812,9 @@ cdef class StreamParser:
             if i + 1 >= end:
                 return self._need_header(over)
             c = p[i + 1]
+            if c == 0 and self.base + i == 0:
+                # '<\0': UTF-16 (little-endian) without a byte-order mark.
+                return self._fail(C_ENCODING, 0, "UTF-16, not UTF-8")
             if c == 63:  # <?
                 k = self._pi_run(i, end)
                 if k < 0:

@@ -767,6 +767,9 @@ class StreamParser:
                 self._pos = i
                 continue
             self._prolog_content = True
+            if base + i == 0 and (byte == 0 or (byte == 0x3C and n > 1 and buf[1] == 0)):
+                # '\0<' or '<\0': the stream opens in UTF-16 without a byte-order mark.
+                raise _Fail("unsupported-encoding", "UTF-16, not UTF-8", 0)
             if byte != 0x3C:
                 if _cannot_begin_utf8(byte):
                     raise _Fail("unsupported-encoding", "a byte that is not UTF-8", base + i)
