@@ -38,8 +38,11 @@ RECEIVERS = [
     pytest.param("cython", id="xmppwire-c"),
     pytest.param("python", id="xmppwire-py"),
 ]
-LABELS = {None: "slixmpp (ElementTree)", "cython": "slixmpp + xmppwire (compiled)",
-          "python": "slixmpp + xmppwire (pure Python)"}
+LABELS = {
+    None: "slixmpp (ElementTree)",
+    "cython": "slixmpp + xmppwire (compiled)",
+    "python": "slixmpp + xmppwire (pure Python)",
+}
 
 
 class SinkTransport(asyncio.Transport):
@@ -146,8 +149,12 @@ def _rounds(client: ClientXMPP, chunks: list[bytes]) -> Callable[[], None]:
 
 
 def test_slixmpp_receive(
-    benchmark: Any, loop: asyncio.AbstractEventLoop, receiver: str | None, corpus: Corpus,
-    chunk: int, chunks: list[bytes],
+    benchmark: Any,
+    loop: asyncio.AbstractEventLoop,
+    receiver: str | None,
+    corpus: Corpus,
+    chunk: int,
+    chunks: list[bytes],
 ) -> None:
     client = _client(ClientXMPP, loop)
     received = _count_received(client)
@@ -159,8 +166,9 @@ def test_slixmpp_receive(
 
     benchmark.group = f"slixmpp receive: {corpus.name} corpus, {chunk // 1024} KiB chunks"
     benchmark.name = LABELS[receiver]
-    benchmark.extra_info.update(corpus=corpus.name, chunk=chunk, bytes=corpus.size,
-                                elements=corpus.elements)
+    benchmark.extra_info.update(
+        corpus=corpus.name, chunk=chunk, bytes=corpus.size, elements=corpus.elements
+    )
     benchmark(measured)
     _settle(loop)
     # The features element ends up in slixmpp's feature negotiation, not the filter.
@@ -172,8 +180,12 @@ def test_slixmpp_receive(
 
 
 def test_slixmpp_split(
-    benchmark: Any, loop: asyncio.AbstractEventLoop, receiver: str | None, corpus: Corpus,
-    chunk: int, chunks: list[bytes],
+    benchmark: Any,
+    loop: asyncio.AbstractEventLoop,
+    receiver: str | None,
+    corpus: Corpus,
+    chunk: int,
+    chunks: list[bytes],
 ) -> None:
     client = _client(SplitOnly, loop)
     receive = _rounds(client, chunks)
@@ -185,8 +197,9 @@ def test_slixmpp_split(
 
     benchmark.group = f"slixmpp split: {corpus.name} corpus, {chunk // 1024} KiB chunks"
     benchmark.name = LABELS[receiver]
-    benchmark.extra_info.update(corpus=corpus.name, chunk=chunk, bytes=corpus.size,
-                                elements=corpus.elements)
+    benchmark.extra_info.update(
+        corpus=corpus.name, chunk=chunk, bytes=corpus.size, elements=corpus.elements
+    )
     assert benchmark(measured) == corpus.elements
     _settle(loop)
 
@@ -224,8 +237,10 @@ def main() -> None:
             _count_received(client)
         return _rounds(client, chunks)
 
-    print(f"slixmpp {slixmpp.__version__}, corpora of {size} bytes, best of {rounds} "
-          "interleaved rounds, CPU time")
+    print(
+        f"slixmpp {slixmpp.__version__}, corpora of {size} bytes, best of {rounds} "
+        "interleaved rounds, CPU time"
+    )
     for corpus_name in CORPORA:
         corpus = generate(corpus_name, size)
         for chunk in (4096, 65536):

@@ -33,8 +33,12 @@ async def run(args: argparse.Namespace) -> None:
     context.load_cert_chain(args.cert, args.key)
     users = dict(user.split(":", 1) for user in args.user)
     async with xmppwire.aio.serve(
-        answer, args.host, args.port, domains=[args.domain],
-        authenticator=PasswordTable(users), ssl_context=context,
+        answer,
+        args.host,
+        args.port,
+        domains=[args.domain],
+        authenticator=PasswordTable(users),
+        ssl_context=context,
     ) as server:
         print(f"listening on {args.host}:{server.port}", flush=True)
         stop = asyncio.Event()

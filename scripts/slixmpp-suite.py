@@ -78,9 +78,22 @@ def run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
 def fetch_sdist(version: str, scratch: Path) -> Path:
     """Download and unpack slixmpp's sdist; return its root, without its own package."""
     downloads = scratch / "download"
-    run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-         "--no-deps", "--no-binary", ":all:",
-         f"slixmpp=={version}", "-d", str(downloads)])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            f"slixmpp=={version}",
+            "-d",
+            str(downloads),
+        ]
+    )
     (archive,) = downloads.glob("slixmpp-*.tar.gz")
     with tarfile.open(archive) as tar:
         tar.extractall(scratch, filter="data")
@@ -95,11 +108,26 @@ def fetch_sdist(version: str, scratch: Path) -> Path:
 def install_extras(scratch: Path) -> Path:
     extras = scratch / "extras"
     extras.mkdir(exist_ok=True)
-    missing = [dist for module, dist in OPTIONAL_MODULES.items()
-               if importlib.util.find_spec(module) is None]
+    missing = [
+        dist
+        for module, dist in OPTIONAL_MODULES.items()
+        if importlib.util.find_spec(module) is None
+    ]
     if missing:
-        run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "--no-warn-conflicts", "--target", str(extras), *missing])
+        run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-warn-conflicts",
+                "--target",
+                str(extras),
+                *missing,
+            ]
+        )
     return extras
 
 
@@ -120,8 +148,16 @@ def outcomes(junit: Path) -> dict[str, str]:
     return result
 
 
-def run_suite(root: Path, plugins: Path, extras: Path, *, accelerate: bool, pure_python: bool,
-              pytest_args: list[str], scratch: Path) -> dict[str, str]:
+def run_suite(
+    root: Path,
+    plugins: Path,
+    extras: Path,
+    *,
+    accelerate: bool,
+    pure_python: bool,
+    pytest_args: list[str],
+    scratch: Path,
+) -> dict[str, str]:
     label = "with-xmppwire" if accelerate else "without"
     junit = scratch / f"{label}.xml"
     env = {
@@ -133,10 +169,23 @@ def run_suite(root: Path, plugins: Path, extras: Path, *, accelerate: bool, pure
     if accelerate and pure_python:
         env["XMPPWIRE_NO_EXTENSIONS"] = "1"
     tests = sorted(str(path.relative_to(root)) for path in (root / "tests").glob("test_*.py"))
-    argv = [sys.executable, "-m", "pytest", *tests, "-p", "xmppwire_suite_plugin",
-            "-p", "no:cacheprovider", "--continue-on-collection-errors",
-            "-o", "asyncio_default_fixture_loop_scope=function", "-W", "ignore",
-            f"--junitxml={junit}", *pytest_args]
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *tests,
+        "-p",
+        "xmppwire_suite_plugin",
+        "-p",
+        "no:cacheprovider",
+        "--continue-on-collection-errors",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+        "-W",
+        "ignore",
+        f"--junitxml={junit}",
+        *pytest_args,
+    ]
     log = scratch / f"{label}.log"
     print(f"\n=== slixmpp's tests, {label.replace('-', ' ')} (log: {log})", flush=True)
     with open(log, "w") as out:
@@ -156,16 +205,21 @@ def run_suite(root: Path, plugins: Path, extras: Path, *, accelerate: bool, pure
 
 
 def summary(name: str, result: dict[str, str]) -> str:
-    counts = {kind: sum(1 for o in result.values() if o == kind)
-              for kind in ("passed", "failed", "error", "skipped")}
+    counts = {
+        kind: sum(1 for o in result.values() if o == kind)
+        for kind in ("passed", "failed", "error", "skipped")
+    }
     listed = ", ".join(f"{counts[k]} {k}" for k in counts)
     return f"{name:<22} {listed} ({len(result)} tests)"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pure-python", action="store_true",
-                        help="accelerate with the pure-Python StreamParser, not the active one")
+    parser.add_argument(
+        "--pure-python",
+        action="store_true",
+        help="accelerate with the pure-Python StreamParser, not the active one",
+    )
     parser.add_argument("--keep", type=Path, help="work in DIR and keep it (logs, JUnit XML)")
     parser.add_argument("pytest_args", nargs="*", help="passed to pytest, after --")
     args = parser.parse_args()
@@ -182,8 +236,11 @@ def main() -> int:
         plugins = scratch / "plugins"
         plugins.mkdir(exist_ok=True)
         (plugins / "xmppwire_suite_plugin.py").write_text(PLUGIN)
-        common = {"pytest_args": args.pytest_args, "scratch": scratch,
-                  "pure_python": args.pure_python}
+        common = {
+            "pytest_args": args.pytest_args,
+            "scratch": scratch,
+            "pure_python": args.pure_python,
+        }
         without = run_suite(root, plugins, extras, accelerate=False, **common)
         with_ = run_suite(root, plugins, extras, accelerate=True, **common)
     finally:
@@ -193,8 +250,7 @@ def main() -> int:
     print(f"\nslixmpp {version} test suite, run against the installed slixmpp:")
     print(summary("without xmppwire:", without))
     print(summary("with xmppwire:", with_))
-    differing = sorted(t for t in without.keys() | with_.keys()
-                       if without.get(t) != with_.get(t))
+    differing = sorted(t for t in without.keys() | with_.keys() if without.get(t) != with_.get(t))
     for test in differing:
         print(f"  differs: {test}: {without.get(test, 'absent')} -> {with_.get(test, 'absent')}")
     lost = [t for t in differing if without.get(t) == "passed"]

@@ -255,7 +255,14 @@ def test_same_stanza_objects_and_answers_as_slixmpp(
     assert len(plain.stanzas) == 8
     assert fast.stanzas == plain.stanzas
     assert [kind for kind, _ in fast.stanzas] == [
-        "Message", "Presence", "Iq", "Message", "Iq", "Message", "StanzaBase", "StanzaBase"
+        "Message",
+        "Presence",
+        "Iq",
+        "Message",
+        "Iq",
+        "Message",
+        "StanzaBase",
+        "StanzaBase",
     ]
     assert fast.headers == plain.headers
     assert bytes(fast.transport.written) == bytes(plain.transport.written)

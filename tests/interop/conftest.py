@@ -46,9 +46,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     # Prosody's debug log is what explains an interop failure in CI.
     failed = [
         report
-        for report in terminalreporter.stats.get("failed", []) + terminalreporter.stats.get(
-            "error", []
-        )
+        for report in terminalreporter.stats.get("failed", [])
+        + terminalreporter.stats.get("error", [])
         if "interop" in getattr(report, "keywords", {})
     ]
     if not failed:

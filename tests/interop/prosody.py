@@ -177,8 +177,16 @@ _MODULES = ("roster", "saslauth", "tls", "disco", "ping")
 
 
 def _write_config(
-    directory: Path, *, host: str, port: int, domain: str, key: Path, cert: Path, log: Path,
-    modules: Sequence[str] = (), options: Sequence[str] = (),
+    directory: Path,
+    *,
+    host: str,
+    port: int,
+    domain: str,
+    key: Path,
+    cert: Path,
+    log: Path,
+    modules: Sequence[str] = (),
+    options: Sequence[str] = (),
 ) -> Path:
     ssl = f"{{ key = {_lua_string(key)}; certificate = {_lua_string(cert)}; }}"
     lines = [
@@ -194,9 +202,7 @@ def _write_config(
         "http_ports = { }",
         "https_ports = { }",
         'modules_disabled = { "s2s" }',
-        "modules_enabled = { "
-        + "; ".join(_lua_string(m) for m in (*_MODULES, *modules))
-        + " }",
+        "modules_enabled = { " + "; ".join(_lua_string(m) for m in (*_MODULES, *modules)) + " }",
         "c2s_require_encryption = true",
         "allow_registration = false",
         'authentication = "internal_hashed"',
@@ -298,20 +304,36 @@ def prosody_server(
         key_file.chmod(0o600)
         log_file = directory / "prosody.log"
         config = _write_config(
-            directory, host=host, port=0, domain=domain, key=key_file, cert=cert_file,
-            log=log_file, modules=modules, options=options,
+            directory,
+            host=host,
+            port=0,
+            domain=domain,
+            key=key_file,
+            cert=cert_file,
+            log=log_file,
+            modules=modules,
+            options=options,
         )
         for user, password in users.items():
-            _run([prosodyctl, "--config", str(config), "register", user, domain, password],
-                 timeout=60)
+            _run(
+                [prosodyctl, "--config", str(config), "register", user, domain, password],
+                timeout=60,
+            )
         output_file = directory / "prosody.out"
         # The free port is found before Prosody binds it, so another process
         # may take it in between: try again on another port.
         for attempt in range(3):
             port = _free_port(host)
             config = _write_config(
-                directory, host=host, port=port, domain=domain, key=key_file, cert=cert_file,
-                log=log_file, modules=modules, options=options,
+                directory,
+                host=host,
+                port=port,
+                domain=domain,
+                key=key_file,
+                cert=cert_file,
+                log=log_file,
+                modules=modules,
+                options=options,
             )
             with open(output_file, "wb") as output:
                 process = subprocess.Popen(
@@ -323,8 +345,15 @@ def prosody_server(
                     start_new_session=True,
                 )
             instance = ProsodyInstance(
-                host=host, port=port, domain=domain, users=dict(users), ca_file=ca_file,
-                directory=directory, config_file=config, log_file=log_file, process=process,
+                host=host,
+                port=port,
+                domain=domain,
+                users=dict(users),
+                ca_file=ca_file,
+                directory=directory,
+                config_file=config,
+                log_file=log_file,
+                process=process,
             )
             try:
                 _wait_until_listening(process, host, port, log_file, timeout=start_timeout)
@@ -352,5 +381,6 @@ def prosody_shell(instance: ProsodyInstance, command: str, *, timeout: float = 3
     ``prosodyctl shell`` and the server's admin socket in its data directory.
     """
     _, prosodyctl = ensure_prosody()
-    return _run([prosodyctl, "--config", str(instance.config_file), "shell", command],
-                timeout=timeout)
+    return _run(
+        [prosodyctl, "--config", str(instance.config_file), "shell", command], timeout=timeout
+    )

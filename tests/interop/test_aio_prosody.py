@@ -63,8 +63,15 @@ def server() -> Iterator[ProsodyInstance]:
 
 
 def login(server: ProsodyInstance, user: str, **options: Any) -> Any:
-    return aio.connect(server.jid(user), server.users[user], host=server.host, port=server.port,
-                       cafile=str(server.ca_file), timeout=TIMEOUT, **options)
+    return aio.connect(
+        server.jid(user),
+        server.users[user],
+        host=server.host,
+        port=server.port,
+        cafile=str(server.ca_file),
+        timeout=TIMEOUT,
+        **options,
+    )
 
 
 def body(stanza: Any) -> str | None:
@@ -154,8 +161,9 @@ async def test_stanzas_after_our_closing_tag_reach_the_application(
 ) -> None:
     stream = await login(server, "alice")
     for n in range(3):
-        await stream.send(f"<iq type='get' id='ping-{n}' to='{server.domain}'>"
-                          "<ping xmlns='urn:xmpp:ping'/></iq>")
+        await stream.send(
+            f"<iq type='get' id='ping-{n}' to='{server.domain}'><ping xmlns='urn:xmpp:ping'/></iq>"
+        )
     await stream.send_message(stream.jid, "to myself")
     # No await has yielded to the loop since the sends, and close() writes our
     # closing tag before its first await: every answer is read after it.
@@ -176,8 +184,14 @@ async def test_stanzas_after_our_closing_tag_reach_the_application(
 @bounded
 async def test_wrong_password(server: ProsodyInstance) -> None:
     with pytest.raises(aio.AuthenticationError) as failed:
-        await aio.connect(server.jid("alice"), "not her password", host=server.host,
-                          port=server.port, cafile=str(server.ca_file), timeout=TIMEOUT)
+        await aio.connect(
+            server.jid("alice"),
+            "not her password",
+            host=server.host,
+            port=server.port,
+            cafile=str(server.ca_file),
+            timeout=TIMEOUT,
+        )
     assert failed.value.condition == "not-authorized"
     # Our closing tag went out after the failure and Prosody answered it.
     stream = failed.value.stream
@@ -189,8 +203,14 @@ async def test_wrong_password(server: ProsodyInstance) -> None:
 @bounded
 async def test_host_unknown(server: ProsodyInstance) -> None:
     with pytest.raises(aio.StreamErrorError) as refused:
-        await aio.connect("alice@nowhere.invalid", "x", host=server.host, port=server.port,
-                          cafile=str(server.ca_file), timeout=TIMEOUT)
+        await aio.connect(
+            "alice@nowhere.invalid",
+            "x",
+            host=server.host,
+            port=server.port,
+            cafile=str(server.ca_file),
+            timeout=TIMEOUT,
+        )
     assert refused.value.condition == "host-unknown"
     assert refused.value.error.text == "This server does not serve nowhere.invalid"
     assert others() == set()
@@ -225,7 +245,8 @@ async def test_stream_error_from_the_admin_shell(server: ProsodyInstance) -> Non
     assert StreamErrorReceived in kinds and PeerClosed in kinds
     assert stream.stream_error is not None
     assert (stream.stream_error.condition, stream.stream_error.text) == (
-        "policy-violation", "go away"
+        "policy-violation",
+        "go away",
     )
     assert stream.close_reason == "closed"
     await all_gone(stream)
@@ -235,10 +256,18 @@ async def test_stream_error_from_the_admin_shell(server: ProsodyInstance) -> Non
 @bounded
 async def test_echo_bot_example(server: ProsodyInstance) -> None:
     bot = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "examples" / "echo_bot.py"), server.jid("bob"),
-        server.users["bob"], "--host", server.host, "--port", str(server.port),
-        "--cafile", str(server.ca_file),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        sys.executable,
+        str(ROOT / "examples" / "echo_bot.py"),
+        server.jid("bob"),
+        server.users["bob"],
+        "--host",
+        server.host,
+        "--port",
+        str(server.port),
+        "--cafile",
+        str(server.ca_file),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
     )
     try:

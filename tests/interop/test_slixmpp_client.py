@@ -120,8 +120,9 @@ class Answerer:
                 body = stanza.element().findtext("{jabber:client}body")
                 if stanza.name == "message" and body is not None:
                     self.bodies.append(body)
-                    await stream.send_message(stream.peer or "", f"you said: {body}",
-                                              from_=f"echo@{DOMAIN}")
+                    await stream.send_message(
+                        stream.peer or "", f"you said: {body}", from_=f"echo@{DOMAIN}"
+                    )
         finally:
             self.done.set()
 
@@ -133,17 +134,24 @@ async def test_slixmpp_logs_in_talks_and_disconnects_cleanly(
     server_context: ssl.SSLContext, ca_file: Path, mechanism: str | None
 ) -> None:
     handler = Answerer()
-    async with aio.serve(handler, "127.0.0.1", 0, domains=[DOMAIN],
-                         authenticator=PasswordTable(USERS), ssl_context=server_context,
-                         close_timeout=5) as server:
+    async with aio.serve(
+        handler,
+        "127.0.0.1",
+        0,
+        domains=[DOMAIN],
+        authenticator=PasswordTable(USERS),
+        ssl_context=server_context,
+        close_timeout=5,
+    ) as server:
         client = Slixmpp(ca_file, mechanism)
         await client.login(server.port)
         assert client.xmpp.boundjid.full == f"juliet@{DOMAIN}/slix"
         assert client.mechanism == (mechanism or "SCRAM-SHA-256")
         assert client.xmpp.transport.get_extra_info("ssl_object") is not None
 
-        client.xmpp.send_message(mto=f"echo@{DOMAIN}", mbody="hello <&> \u00e9t\u00e9",
-                                 mtype="chat")
+        client.xmpp.send_message(
+            mto=f"echo@{DOMAIN}", mbody="hello <&> \u00e9t\u00e9", mtype="chat"
+        )
         answer = await client.messages.get()
         assert answer["body"] == "you said: hello <&> \u00e9t\u00e9"
         assert answer["from"] == f"echo@{DOMAIN}"
@@ -172,9 +180,15 @@ async def test_we_close_first_and_slixmpp_hangs_up_without_its_closing_tag(
         await stream.close()
         closed.set_result(stream)
 
-    async with aio.serve(close_after_one_stanza, "127.0.0.1", 0, domains=[DOMAIN],
-                         authenticator=PasswordTable(USERS), ssl_context=server_context,
-                         close_timeout=TIMEOUT) as server:
+    async with aio.serve(
+        close_after_one_stanza,
+        "127.0.0.1",
+        0,
+        domains=[DOMAIN],
+        authenticator=PasswordTable(USERS),
+        ssl_context=server_context,
+        close_timeout=TIMEOUT,
+    ) as server:
         client = Slixmpp(ca_file, None)
         await client.login(server.port)
         client.xmpp.send_message(mto=f"romeo@{DOMAIN}", mbody="bye", mtype="chat")
@@ -199,10 +213,20 @@ async def test_slixmpp_against_the_minimal_server_example(
     cert.cert_chain_pems[0].write_to_path(str(cert_file))
     cert.private_key_pem.write_to_path(str(key_file))
     server = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "examples" / "minimal_server.py"), "--domain", DOMAIN,
-        "--cert", str(cert_file), "--key", str(key_file), "--user", "juliet:r0m30",
-        "--port", "0",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        str(ROOT / "examples" / "minimal_server.py"),
+        "--domain",
+        DOMAIN,
+        "--cert",
+        str(cert_file),
+        "--key",
+        str(key_file),
+        "--user",
+        "juliet:r0m30",
+        "--port",
+        "0",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
     )
     try:
@@ -216,8 +240,8 @@ async def test_slixmpp_against_the_minimal_server_example(
         assert (await client.messages.get())["body"] == "you said: anyone?"
         await client.xmpp.disconnect(wait=TIMEOUT)
         assert await client.disconnected == "End of stream"
-        assert (await server.stdout.readline()).decode().startswith(
-            f"juliet@{DOMAIN}/slix is online"
+        assert (
+            (await server.stdout.readline()).decode().startswith(f"juliet@{DOMAIN}/slix is online")
         )
         assert (await server.stdout.readline()).decode().strip() == (
             f"juliet@{DOMAIN}/slix left (closed)"
