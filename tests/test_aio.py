@@ -59,6 +59,8 @@ def client_context(ca: trustme.CA) -> ssl.SSLContext:
 
 
 _outer: set[asyncio.Task[Any]] = set()
+# The server task that ran each Recorder's handler, by its stream.
+_serving: dict[aio.XMPPStream, asyncio.Task[Any]] = {}
 
 
 def bounded(test: Any) -> Any:
@@ -69,6 +71,7 @@ def bounded(test: Any) -> Any:
         # The test runs in a task of its own; the one awaiting it is not ours.
         _outer.clear()
         _outer.update(asyncio.all_tasks())
+        _serving.clear()
         return await asyncio.wait_for(test(*args, **kwargs), 2 * TIMEOUT)
 
     return run
@@ -85,10 +88,19 @@ def socket_closed(stream: aio.XMPPStream) -> bool:
 
 
 async def nothing_left(*streams: aio.XMPPStream) -> None:
-    """Every stream's connection gone, its socket closed, and no task of ours running."""
+    """Every stream's connection gone, its socket closed, the server done with
+    it, and no task of ours running."""
     for stream in streams:
         await asyncio.wait_for(stream.wait_closed(), TIMEOUT)
         assert socket_closed(stream)
+        serving = _serving.get(stream)
+        if serving is not None:
+            # The connection is gone before the server has finished with the
+            # stream: its task still has to see the end, return from the
+            # handler and close the stream. That takes a turn or two of the loop.
+            await asyncio.wait([serving], timeout=TIMEOUT)
+            assert serving.done() and not serving.cancelled()
+            assert serving.exception() is None
     assert others() == set()
 
 
@@ -103,6 +115,9 @@ class Recorder:
 
     async def __call__(self, stream: aio.XMPPStream) -> None:
         self.streams.append(stream)
+        task = asyncio.current_task()
+        assert task is not None
+        _serving[stream] = task
         try:
             if self.then is not None:
                 await self.then(stream)

@@ -732,7 +732,8 @@ class XMPPServer:
 
     @property
     def streams(self) -> frozenset[XMPPStream]:
-        """Streams whose connection is still there."""
+        """Streams the server is not done with: the connection is there, or the
+        handler has not returned yet."""
         return frozenset(self._streams)
 
     def _accept(self) -> XMPPStream:
