@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -198,6 +199,42 @@ async def test_a_burst_larger_than_the_buffers(
             await sender
         assert answers == ["echo: " + text for text in texts]
         await nothing_left(stream, *handler.streams)
+
+
+@pytest.mark.asyncio
+@bounded
+async def test_closing_while_the_server_waits_for_its_buffer_to_drain(
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    sent: list[str] = []
+    outcome: list[BaseException] = []
+
+    async def flood(stream: aio.XMPPStream) -> None:
+        # Sends until the stream refuses: the server is writing as fast as its
+        # buffers let it when our closing tag arrives.
+        try:
+            for n in itertools.count():
+                text = f"{n:06d}" + "\u00e9" * 20000
+                await stream.send_message(stream.peer or "", text)
+                sent.append(text)
+        except LocalProtocolError as exc:
+            outcome.append(exc)
+
+    handler = Recorder(flood)
+    async with server(server_context, handler) as srv:
+        stream = await client(srv.port, client_context)
+        received = [_body(await anext(stream)) for _ in range(3)]
+        await asyncio.wait_for(stream.close(), TIMEOUT)
+        received += [_body(e.element) async for e in stream.events()
+                     if isinstance(e, StanzaReceived)]
+        await nothing_left(stream, *handler.streams)
+    # The server's send that was waiting returns once our closing tag is in;
+    # the next one is refused, and everything sent before the server's
+    # closing tag reached us, in order.
+    assert len(outcome) == 1
+    assert received == sent
+    assert stream.close_reason == "closed"
+    assert handler.streams[0].close_reason == "closed"
 
 
 @pytest.mark.asyncio
