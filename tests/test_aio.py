@@ -140,16 +140,29 @@ async def server(
     server_context: ssl.SSLContext, handler: Any, **options: Any
 ) -> AsyncIterator[aio.XMPPServer]:
     async with aio.serve(
-        handler, "127.0.0.1", 0, domains=[DOMAIN], authenticator=PasswordTable(USERS),
-        ssl_context=server_context, close_timeout=2, **options,
+        handler,
+        "127.0.0.1",
+        0,
+        domains=[DOMAIN],
+        authenticator=PasswordTable(USERS),
+        ssl_context=server_context,
+        close_timeout=2,
+        **options,
     ) as srv:
         yield srv
 
 
 def client(port: int, context: ssl.SSLContext, user: str = "juliet", **options: Any) -> Any:
     options.setdefault("close_timeout", 2)
-    return aio.connect(f"{user}@{DOMAIN}/balcony", USERS[user], host="127.0.0.1", port=port,
-                       ssl_context=context, timeout=TIMEOUT, **options)
+    return aio.connect(
+        f"{user}@{DOMAIN}/balcony",
+        USERS[user],
+        host="127.0.0.1",
+        port=port,
+        ssl_context=context,
+        timeout=TIMEOUT,
+        **options,
+    )
 
 
 @pytest.mark.asyncio
@@ -225,8 +238,9 @@ async def test_closing_while_the_server_waits_for_its_buffer_to_drain(
         stream = await client(srv.port, client_context)
         received = [_body(await anext(stream)) for _ in range(3)]
         await asyncio.wait_for(stream.close(), TIMEOUT)
-        received += [_body(e.element) async for e in stream.events()
-                     if isinstance(e, StanzaReceived)]
+        received += [
+            _body(e.element) async for e in stream.events() if isinstance(e, StanzaReceived)
+        ]
         await nothing_left(stream, *handler.streams)
     # The server's send that was waiting returns once our closing tag is in;
     # the next one is refused, and everything sent before the server's
@@ -286,8 +300,14 @@ async def test_server_shutdown_closes_every_stream_politely(
     server_context: ssl.SSLContext, client_context: ssl.SSLContext
 ) -> None:
     handler = Recorder()
-    srv = await aio.serve(handler, "127.0.0.1", 0, domains=[DOMAIN],
-                          authenticator=PasswordTable(USERS), ssl_context=server_context)
+    srv = await aio.serve(
+        handler,
+        "127.0.0.1",
+        0,
+        domains=[DOMAIN],
+        authenticator=PasswordTable(USERS),
+        ssl_context=server_context,
+    )
     juliet = await client(srv.port, client_context, "juliet")
     romeo = await client(srv.port, client_context, "romeo")
     while len(srv.streams) < 2 or not all(s.ready for s in srv.streams):
@@ -295,7 +315,8 @@ async def test_server_shutdown_closes_every_stream_politely(
     await srv.aclose()
     for stream in (juliet, romeo):
         assert [type(e).__name__ async for e in stream.events()][-2:] == [
-            "PeerClosed", "CloseTransport"
+            "PeerClosed",
+            "CloseTransport",
         ]
         assert stream.close_reason == "closed"
     assert {s.close_reason for s in handler.streams} == {"closed"}
@@ -327,8 +348,13 @@ async def test_tls_verification_is_on_by_default(
     async with server(server_context, Recorder()) as srv:
         # The system CAs don't know the throwaway CA.
         with pytest.raises(aio.TLSError, match="CERTIFICATE_VERIFY_FAILED"):
-            await aio.connect(f"juliet@{DOMAIN}", USERS["juliet"], host="127.0.0.1",
-                              port=srv.port, timeout=TIMEOUT)
+            await aio.connect(
+                f"juliet@{DOMAIN}",
+                USERS["juliet"],
+                host="127.0.0.1",
+                port=srv.port,
+                timeout=TIMEOUT,
+            )
         # Our server side sees the client give up and closes too.
         for stream in srv.streams:
             await stream.wait_closed()
@@ -343,13 +369,25 @@ async def test_cafile_and_server_hostname(
     cafile = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(cafile))
     async with server(server_context, Recorder()) as srv:
-        async with aio.connect(f"juliet@{DOMAIN}", USERS["juliet"], host="127.0.0.1",
-                               port=srv.port, cafile=str(cafile), timeout=TIMEOUT) as stream:
+        async with aio.connect(
+            f"juliet@{DOMAIN}",
+            USERS["juliet"],
+            host="127.0.0.1",
+            port=srv.port,
+            cafile=str(cafile),
+            timeout=TIMEOUT,
+        ) as stream:
             assert stream.session.tls_active
         with pytest.raises(aio.TLSError, match="Hostname mismatch"):
-            await aio.connect(f"juliet@{DOMAIN}", USERS["juliet"], host="127.0.0.1",
-                              port=srv.port, cafile=str(cafile), server_hostname="example.org",
-                              timeout=TIMEOUT)
+            await aio.connect(
+                f"juliet@{DOMAIN}",
+                USERS["juliet"],
+                host="127.0.0.1",
+                port=srv.port,
+                cafile=str(cafile),
+                server_hostname="example.org",
+                timeout=TIMEOUT,
+            )
     assert others() == set()
 
 
@@ -360,12 +398,24 @@ async def test_wrong_password_and_unknown_host(
 ) -> None:
     async with server(server_context, Recorder()) as srv:
         with pytest.raises(aio.AuthenticationError) as failed:
-            await aio.connect(f"juliet@{DOMAIN}", "wrong", host="127.0.0.1", port=srv.port,
-                              ssl_context=client_context, timeout=TIMEOUT)
+            await aio.connect(
+                f"juliet@{DOMAIN}",
+                "wrong",
+                host="127.0.0.1",
+                port=srv.port,
+                ssl_context=client_context,
+                timeout=TIMEOUT,
+            )
         assert failed.value.condition == "not-authorized"
         with pytest.raises(aio.StreamErrorError) as refused:
-            await aio.connect("juliet@example.net", "x", host="127.0.0.1", port=srv.port,
-                              ssl_context=client_context, timeout=TIMEOUT)
+            await aio.connect(
+                "juliet@example.net",
+                "x",
+                host="127.0.0.1",
+                port=srv.port,
+                ssl_context=client_context,
+                timeout=TIMEOUT,
+            )
         assert refused.value.condition == "host-unknown"
     assert others() == set()
 
@@ -453,12 +503,12 @@ async def test_cancelling_connect_mid_tls_handshake_leaves_nothing_behind(
     client_hello = asyncio.Event()
     lost = asyncio.Event()
 
-    async def proceed_then_stall(reader: asyncio.StreamReader,
-                                 writer: asyncio.StreamWriter) -> None:
+    async def proceed_then_stall(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         # A real receiving session up to <proceed/>; then the ClientHello is
         # read and never answered.
-        session = StreamSession(Role.RECEIVER, domains=[DOMAIN],
-                                authenticator=PasswordTable(USERS))
+        session = StreamSession(Role.RECEIVER, domains=[DOMAIN], authenticator=PasswordTable(USERS))
         while data := await reader.read(65536):
             if handshake_started.is_set():
                 client_hello.set()
@@ -472,9 +522,16 @@ async def test_cancelling_connect_mid_tls_handshake_leaves_nothing_behind(
 
     listener = await asyncio.start_server(proceed_then_stall, "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
-    task = asyncio.ensure_future(aio.connect(f"juliet@{DOMAIN}", USERS["juliet"],
-                                             host="127.0.0.1", port=port,
-                                             ssl_context=client_context, timeout=TIMEOUT))
+    task = asyncio.ensure_future(
+        aio.connect(
+            f"juliet@{DOMAIN}",
+            USERS["juliet"],
+            host="127.0.0.1",
+            port=port,
+            ssl_context=client_context,
+            timeout=TIMEOUT,
+        )
+    )
     await client_hello.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -528,7 +585,9 @@ class HandPeer:
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.tasks.append(asyncio.current_task())  # type: ignore[arg-type]
         session = StreamSession(
-            Role.RECEIVER, domains=[DOMAIN], authenticator=PasswordTable(USERS),
+            Role.RECEIVER,
+            domains=[DOMAIN],
+            authenticator=PasswordTable(USERS),
             tls=TLSPolicy.DISABLED,
         )
         try:
@@ -570,8 +629,15 @@ async def hand_peer(peer: HandPeer) -> AsyncIterator[int]:
 
 
 def plain_client(port: int, **options: Any) -> Any:
-    return aio.connect(f"juliet@{DOMAIN}/balcony", USERS["juliet"], host="127.0.0.1", port=port,
-                       tls=TLSPolicy.DISABLED, timeout=TIMEOUT, **options)
+    return aio.connect(
+        f"juliet@{DOMAIN}/balcony",
+        USERS["juliet"],
+        host="127.0.0.1",
+        port=port,
+        tls=TLSPolicy.DISABLED,
+        timeout=TIMEOUT,
+        **options,
+    )
 
 
 @pytest.mark.asyncio
@@ -592,9 +658,15 @@ async def test_a_refused_login_still_closes_politely() -> None:
     peer = HandPeer()
     async with hand_peer(peer) as port:
         with pytest.raises(aio.AuthenticationError) as failed:
-            await aio.connect(f"juliet@{DOMAIN}", "wrong", host="127.0.0.1", port=port,
-                              tls=TLSPolicy.DISABLED, mechanisms=["SCRAM-SHA-1"],
-                              timeout=TIMEOUT)
+            await aio.connect(
+                f"juliet@{DOMAIN}",
+                "wrong",
+                host="127.0.0.1",
+                port=port,
+                tls=TLSPolicy.DISABLED,
+                mechanisms=["SCRAM-SHA-1"],
+                timeout=TIMEOUT,
+            )
     assert peer.failures == ["not-authorized"]
     # Our closing tag reached the peer, and its answer reached us.
     assert peer.peer_closed
@@ -622,8 +694,10 @@ async def test_a_peer_sending_broken_xml_gets_our_stream_error() -> None:
 @pytest.mark.asyncio
 @bounded
 async def test_stanzas_after_our_close_reach_the_application() -> None:
-    late = (b"<message from='romeo@example.com' type='chat'><body>wait</body></message>"
-            b"<message from='romeo@example.com' type='chat'><body>one more</body></message>")
+    late = (
+        b"<message from='romeo@example.com' type='chat'><body>wait</body></message>"
+        b"<message from='romeo@example.com' type='chat'><body>one more</body></message>"
+    )
     peer = HandPeer(after_close=late)
     async with hand_peer(peer) as port:
         stream = await plain_client(port)
@@ -676,17 +750,24 @@ async def test_link_local_messages_and_one_connection_per_pair() -> None:
     async with aio.serve_link_local(handler, "romeo@garden", registry=registry) as srv:
         assert srv.streams == frozenset()
         mine = LinkLocalRegistry()
-        async with aio.connect_link_local("juliet@balcony", "romeo@garden", host="127.0.0.1",
-                                          port=srv.port, registry=mine,
-                                          close_timeout=2) as stream:
+        async with aio.connect_link_local(
+            "juliet@balcony",
+            "romeo@garden",
+            host="127.0.0.1",
+            port=srv.port,
+            registry=mine,
+            close_timeout=2,
+        ) as stream:
             assert stream.session.kind is StreamKind.LINK_LOCAL
             with pytest.raises(LocalProtocolError):
-                await aio.connect_link_local("juliet@balcony", "romeo@garden",
-                                             host="127.0.0.1", port=srv.port, registry=mine)
+                await aio.connect_link_local(
+                    "juliet@balcony", "romeo@garden", host="127.0.0.1", port=srv.port, registry=mine
+                )
             # A second stream from the same contact is refused by the recipient.
             with pytest.raises(aio.StreamErrorError) as refused:
-                await aio.connect_link_local("juliet@balcony", "romeo@garden",
-                                             host="127.0.0.1", port=srv.port)
+                await aio.connect_link_local(
+                    "juliet@balcony", "romeo@garden", host="127.0.0.1", port=srv.port
+                )
             assert refused.value.condition == "conflict"
             await stream.send_message("romeo@garden", "hello")
             first = await asyncio.wait_for(anext(stream), TIMEOUT)

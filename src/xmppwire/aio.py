@@ -392,14 +392,16 @@ class XMPPStream(asyncio.Protocol):
                 self.stream_error = event.error
                 self._not_ready(StreamErrorError(event.error))
             elif kind is StreamErrorSent:
-                self._not_ready(ConnectFailed(f"we sent stream error {event.error.condition}: "
-                                              f"{event.message}"))
+                self._not_ready(
+                    ConnectFailed(f"we sent stream error {event.error.condition}: {event.message}")
+                )
             elif kind is TLSFailed:
                 self._not_ready(TLSError("the peer refused STARTTLS"))
             elif kind in (AuthenticationFailed, BindingFailed) and session.role is Role.INITIATOR:
                 what = "authentication" if kind is AuthenticationFailed else "resource binding"
-                self._not_ready(AuthenticationError(f"{what} failed: {event.condition}",
-                                                    event.condition))
+                self._not_ready(
+                    AuthenticationError(f"{what} failed: {event.condition}", event.condition)
+                )
                 if session.state not in (SessionState.CLOSING, SessionState.CLOSED):
                     self._write(session.close())
             elif kind is CloseTransport:
@@ -468,10 +470,12 @@ class XMPPStream(asyncio.Protocol):
         assert transport is not None
         if pending:
             # loop.start_tls() can't be handed bytes already read.
-            self._fail(TLSError(
-                f"the peer sent {len(pending)} bytes of TLS before the STARTTLS exchange was "
-                "over; asyncio's start_tls can't take them"
-            ))
+            self._fail(
+                TLSError(
+                    f"the peer sent {len(pending)} bytes of TLS before the STARTTLS exchange was "
+                    "over; asyncio's start_tls can't take them"
+                )
+            )
             return
         if self._ssl_context is None:
             self._fail(TLSError("STARTTLS is due but no SSL context was given"))
@@ -488,8 +492,12 @@ class XMPPStream(asyncio.Protocol):
             options["ssl_shutdown_timeout"] = self._close_timeout
         try:
             tls_transport = await self._loop.start_tls(
-                transport, self, context, server_side=server_side,
-                server_hostname=None if server_side else self._server_hostname, **options,
+                transport,
+                self,
+                context,
+                server_side=server_side,
+                server_hostname=None if server_side else self._server_hostname,
+                **options,
             )
         except asyncio.CancelledError:
             raise
@@ -530,8 +538,11 @@ class XMPPStream(asyncio.Protocol):
         if task is not None and not task.done() and task is not asyncio.current_task():
             task.cancel()
         reason = exc or self.exception
-        self._not_ready(ConnectFailed(f"the connection ended before the stream was ready"
-                                      f"{f': {reason}' if reason else ''}"))
+        self._not_ready(
+            ConnectFailed(
+                f"the connection ended before the stream was ready{f': {reason}' if reason else ''}"
+            )
+        )
         self._queue.put_nowait(None)
         self._wake_writers()
         self._closed.set_result(None)
@@ -602,9 +613,7 @@ def default_ssl_context(cafile: str | None = None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=cafile)
 
 
-async def _open(
-    stream: XMPPStream, host: str, port: int, timeout: float
-) -> XMPPStream:
+async def _open(stream: XMPPStream, host: str, port: int, timeout: float) -> XMPPStream:
     loop = asyncio.get_running_loop()
 
     async def establish() -> None:
@@ -662,13 +671,22 @@ def connect(
 
     async def opener() -> XMPPStream:
         session = StreamSession(
-            Role.INITIATOR, StreamKind.C2S, jid=str(parsed), password=password,
-            mechanisms=mechanisms, resource=resource, tls=tls,
-            allow_plain_without_tls=allow_plain_without_tls, close_timeout=close_timeout,
+            Role.INITIATOR,
+            StreamKind.C2S,
+            jid=str(parsed),
+            password=password,
+            mechanisms=mechanisms,
+            resource=resource,
+            tls=tls,
+            allow_plain_without_tls=allow_plain_without_tls,
+            close_timeout=close_timeout,
         )
-        stream = XMPPStream(session, ssl_context=context,
-                            server_hostname=server_hostname or domain,
-                            close_timeout=close_timeout)
+        stream = XMPPStream(
+            session,
+            ssl_context=context,
+            server_hostname=server_hostname or domain,
+            close_timeout=close_timeout,
+        )
         return await _open(stream, host or domain, port, timeout)
 
     return _Opening(opener)
@@ -695,7 +713,11 @@ def connect_link_local(
         if registry is not None and not registry.may_connect(str(JID(jid)), str(JID(peer))):
             raise LocalProtocolError(f"a connection with {peer} exists or is still closing")
         session = StreamSession(
-            Role.INITIATOR, StreamKind.LINK_LOCAL, jid=jid, peer=peer, registry=registry,
+            Role.INITIATOR,
+            StreamKind.LINK_LOCAL,
+            jid=jid,
+            peer=peer,
+            registry=registry,
             close_timeout=close_timeout,
         )
         stream = XMPPStream(session, close_timeout=close_timeout)
@@ -818,8 +840,13 @@ def serve(
 
     def make_stream() -> XMPPStream:
         session = StreamSession(
-            Role.RECEIVER, StreamKind.C2S, domains=served, authenticator=authenticator,
-            binder=binder, tls=policy, allow_plain_without_tls=allow_plain_without_tls,
+            Role.RECEIVER,
+            StreamKind.C2S,
+            domains=served,
+            authenticator=authenticator,
+            binder=binder,
+            tls=policy,
+            allow_plain_without_tls=allow_plain_without_tls,
             close_timeout=close_timeout,
         )
         return XMPPStream(session, ssl_context=ssl_context, close_timeout=close_timeout)
@@ -845,7 +872,10 @@ def serve_link_local(
 
     def make_stream() -> XMPPStream:
         session = StreamSession(
-            Role.RECEIVER, StreamKind.LINK_LOCAL, jid=jid, registry=registry,
+            Role.RECEIVER,
+            StreamKind.LINK_LOCAL,
+            jid=jid,
+            registry=registry,
             close_timeout=close_timeout,
         )
         return XMPPStream(session, close_timeout=close_timeout)
