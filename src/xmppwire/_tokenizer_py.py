@@ -39,7 +39,13 @@ _WS = frozenset(b" \t\r\n")
 _WS_RUN = re.compile(rb"[ \t\r\n]*")
 _QUOTE_OR_GT = re.compile(rb"[>'\"]")
 # The rest of a start tag: group 1 its '>', else group 2 the quote left open, else neither.
-_START_TAG_REST = re.compile(rb"(?:[^'\">]++|'[^']*+'|\"[^\"]*+\")*+(?:(>)|(['\"]))?")
+# (Possessive quantifiers need Python 3.11; without them the result is the same, since
+# the final group is optional and nothing ever backtracks into the run.)
+_START_TAG_REST = re.compile(
+    rb"(?:[^'\">]++|'[^']*+'|\"[^\"]*+\")*+(?:(>)|(['\"]))?"
+    if sys.version_info >= (3, 11)
+    else rb"(?:[^'\">]+|'[^']*'|\"[^\"]*\")*(?:(>)|(['\"]))?"
+)
 _PI_RUN = re.compile(rb"[A-Za-z0-9_:.\-\x80-\xff]*")
 _OPENERS = (b"<!--", b"<!DOCTYPE", b"<![CDATA[")
 _XMLDECL_VERSION = re.compile(r"<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(['\"])")
