@@ -10,6 +10,19 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from html import escape
+from typing import Any, Protocol
+
+
+class TreeTarget(Protocol):
+    """What ``ElementReceived.build`` drives: ElementTree's ``TreeBuilder`` protocol.
+
+    ``start_ns(prefix, uri)`` and ``end_ns(prefix)`` are optional.
+    """
+
+    def start(self, tag: str, attrib: dict[str, str], /) -> Any: ...
+    def data(self, text: str, /) -> Any: ...
+    def end(self, tag: str, /) -> Any: ...
+
 
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 
@@ -104,3 +117,76 @@ def build_element(raw: bytes, namespaces: Iterable[tuple[str | None, str]]) -> E
     parser.feed(raw)
     parser.feed(b"</xmppwire-scope>")
     return parser.close()[0]
+
+
+_SCOPE_TAG = "xmppwire-scope"
+
+
+class _ScopeFilter:
+    """Passes expat's events to a target, less those of the wrapper element."""
+
+    __slots__ = ("_depth", "_pending", "_target", "_text", "end", "end_ns", "start_ns")
+
+    def __init__(self, target: TreeTarget) -> None:
+        self._target = target
+        self._depth = 0
+        self._pending: list[tuple[str, str]] = []
+        self._text: list[str] = []
+        if hasattr(target, "start_ns"):
+            self.start_ns = self._start_ns
+        if hasattr(target, "end_ns"):
+            self.end_ns = self._end_ns
+        self.end = self._end
+
+    def _start_ns(self, prefix: str, uri: str) -> None:
+        self._pending.append((prefix, uri))
+
+    def _flush_text(self) -> None:
+        if self._text:
+            text = "".join(self._text)
+            self._text = []
+            self._target.data(text)
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        self._flush_text()
+        pending, self._pending = self._pending, []
+        self._depth += 1
+        if self._depth == 1:
+            return
+        start_ns = getattr(self._target, "start_ns", None)
+        if start_ns is not None:
+            for prefix, uri in pending:
+                start_ns(prefix, uri)
+        self._target.start(tag, attrib)
+
+    def data(self, text: str) -> None:
+        if self._depth > 1:
+            self._text.append(text)
+
+    def _end(self, tag: str) -> None:
+        self._flush_text()
+        self._depth -= 1
+        if self._depth:
+            self._target.end(tag)
+
+    def _end_ns(self, prefix: str) -> None:
+        if self._depth:
+            self._target.end_ns(prefix)
+
+    def close(self) -> None:
+        return None
+
+
+def drive_target(
+    raw: bytes, namespaces: Iterable[tuple[str | None, str]], target: TreeTarget
+) -> None:
+    """Drive a TreeBuilder-protocol target through one validated element."""
+    declarations = "".join(
+        f' xmlns{":" + prefix if prefix else ""}="{escape(uri, quote=True)}"'
+        for prefix, uri in namespaces
+    )
+    parser = ET.XMLParser(target=_ScopeFilter(target))
+    parser.feed(f"<{_SCOPE_TAG}{declarations}>".encode())
+    parser.feed(raw)
+    parser.feed(f"</{_SCOPE_TAG}>".encode())
+    parser.close()

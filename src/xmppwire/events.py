@@ -14,6 +14,8 @@ from . import _rawxml
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
 
+    from ._rawxml import TreeTarget
+
 __all__ = [
     "STREAMS_NS",
     "XML_NS",
@@ -148,13 +150,29 @@ class ElementReceived(ParserEvent):
         return self.attrs.get(f"{{{XML_NS}}}lang")
 
     def element(self) -> ET.Element:
-        """Parse ``raw`` into an ``xml.etree.ElementTree.Element`` (through expat).
+        """The element as an ``xml.etree.ElementTree.Element``.
 
         Namespaces inherited from the stream header are resolved, so a
         ``<message>`` on a c2s stream becomes ``{jabber:client}message``.
         Each call builds a new tree.
         """
         return _rawxml.build_element(self.raw, self.header.namespaces)
+
+    def build(self, target: TreeTarget) -> None:
+        """Drive ``target`` through the element as ``XMLParser`` drives a ``TreeBuilder``.
+
+        For each element in document order: ``target.start_ns(prefix, uri)``
+        for each namespace it declares (``""`` for the default namespace; only
+        if the target has ``start_ns``), ``target.start(tag, attrib)``, one
+        ``target.data(text)`` per run of character data between two tags
+        (references and CDATA decoded, line ends normalized), then
+        ``target.end(tag)`` and ``target.end_ns(prefix)`` for each declaration
+        (if the target has ``end_ns``). Tags and attribute names are in
+        ``{uri}local`` form, resolved against the stream header's declarations,
+        which are not reported. ``target.close()`` is not called: one target
+        can be driven through many elements.
+        """
+        _rawxml.drive_target(self.raw, self.header.namespaces, target)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
