@@ -6,4 +6,6 @@ imports any of them.
 
 - ``xmppwire.integrations.slixmpp``: slixmpp's streams parse with
   ``StreamParser`` (``pip install 'xmppwire[slixmpp]'``).
+- ``xmppwire.integrations.twisted``: Twisted Words' XML streams (clients,
+  components, the router) parse with ``StreamParser`` (``pip install 'xmppwire[twisted]'``).
 """
