@@ -318,6 +318,10 @@ class XMPPWireElementStream:
         fallback.DocumentStartEvent = self.DocumentStartEvent
         fallback.ElementEvent = self.ElementEvent
         fallback.DocumentEndEvent = self.DocumentEndEvent
+        # twisted's own limits, if they were set on this stream.
+        for limit in ("maxStanzaSize", "maxElementCount"):
+            if limit in vars(self):
+                setattr(fallback, limit, vars(self)[limit])
         fallback.parse(buffer)
 
 
