@@ -330,29 +330,46 @@ def _element_stream() -> XMPPWireElementStream:
     return XMPPWireElementStream()
 
 
-def _initialize_stream(xs: Any, limits: Limits | None) -> None:
+def _initialize_stream(
+    xs: Any, limits: Limits | None, parser_class: Callable[..., Any] | None
+) -> None:
     """``XmlStream._initializeStream``, with an ``XMPPWireElementStream``."""
-    xs.stream = XMPPWireElementStream(limits)
+    xs.stream = XMPPWireElementStream(limits, parser_class=parser_class)
     xs.stream.DocumentStartEvent = xs.onDocumentStart
     xs.stream.ElementEvent = xs.onElement
     xs.stream.DocumentEndEvent = xs.onDocumentEnd
 
 
-def accelerate_stream(xs: Any, limits: Limits | None = None) -> Any:
-    """Make one ``XmlStream`` parse with xmppwire from its next start or restart on."""
-    xs._initializeStream = lambda: _initialize_stream(xs, limits)
+def accelerate_stream(
+    xs: Any, limits: Limits | None = None, *, parser_class: Callable[..., Any] | None = None
+) -> Any:
+    """Make one ``XmlStream`` parse with xmppwire from its next start or restart on.
+
+    ``limits`` and ``parser_class`` as for ``install()``; the module's settings
+    when not given.
+    """
+    xs._initializeStream = lambda: _initialize_stream(xs, limits, parser_class)
     return xs
 
 
 FactoryT = TypeVar("FactoryT")
 
 
-def accelerate_factory(factory: FactoryT, limits: Limits | None = None) -> FactoryT:
-    """Make every ``XmlStream`` this factory builds from now on parse with xmppwire."""
+def accelerate_factory(
+    factory: FactoryT,
+    limits: Limits | None = None,
+    *,
+    parser_class: Callable[..., Any] | None = None,
+) -> FactoryT:
+    """Make every ``XmlStream`` this factory builds from now on parse with xmppwire.
+
+    ``limits`` and ``parser_class`` as for ``install()``; the module's settings
+    when not given.
+    """
     build_protocol = factory.buildProtocol  # type: ignore[attr-defined]
 
     def build_accelerated_protocol(addr: Any) -> Any:
-        return accelerate_stream(build_protocol(addr), limits)
+        return accelerate_stream(build_protocol(addr), limits, parser_class=parser_class)
 
     factory.buildProtocol = build_accelerated_protocol  # type: ignore[attr-defined]
     return factory

@@ -1,0 +1,241 @@
+"""Twisted Words' receive and router paths with and without xmppwire's accelerator.
+
+Two measurements per corpus and chunk size, on twisted's own classes:
+
+- ``twisted receive``: a new XMPP ``XmlStream`` per round, ``dataReceived``
+  fed the corpus chunk by chunk, through twisted's observer dispatch to one
+  observer on every stanza that reads its ``to``, ``from`` and body, as an
+  application's first handler does.
+- ``twisted router``: twisted's router (``component.Router`` behind
+  ``XMPPComponentServerFactory``): an external component's stream is opened
+  and authenticated (header and handshake), then its stanzas (the corpus's,
+  after the features) are parsed, routed on their ``to`` and serialized onto
+  the destination's stream. Only the component's stream is parsed; the
+  router's own work (its log line and ``toXml`` per stanza, the write) is the
+  same with and without the accelerator.
+
+Run: ``pytest benchmarks/test_bench_twisted.py --benchmark-only --benchmark-group-by=group``,
+or ``python benchmarks/test_bench_twisted.py [SIZE] [ROUNDS]`` for the
+interleaved CPU-time table of the README. Timings are reported, never
+asserted; every run must deliver every stanza.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from xmppwire import _impl
+from xmppwire.bench.corpus import Corpus
+
+twisted = pytest.importorskip("twisted")
+
+from twisted.words.protocols.jabber import component, xmlstream  # noqa: E402
+
+from xmppwire.integrations import twisted as accelerator  # noqa: E402
+
+RECEIVERS = [
+    pytest.param(None, id="twisted"),
+    pytest.param("cython", id="xmppwire-c"),
+    pytest.param("python", id="xmppwire-py"),
+]
+LABELS = {
+    None: "twisted (expat)",
+    "cython": "twisted + xmppwire (compiled)",
+    "python": "twisted + xmppwire (pure Python)",
+}
+COMPONENT = "bridge.example.net"
+SECRET = "s3cret"
+
+
+class SinkTransport:
+    """The least a transport must do for twisted's XmlStream: swallow writes."""
+
+    disconnecting = False
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def writeSequence(self, data: list[bytes]) -> None:
+        pass
+
+    def loseConnection(self) -> None:
+        self.disconnecting = True
+
+    def getPeer(self) -> None:
+        return None
+
+    def getHost(self) -> None:
+        return None
+
+
+def _parser_class(receiver: str | None) -> Any:
+    if receiver is None:
+        return None
+    found = _impl.implementations()
+    if receiver not in found:
+        pytest.skip(f"the {receiver} implementation is not importable here")
+    return found[receiver].tokenizer.StreamParser
+
+
+def receive_path(chunks: list[bytes], parser_class: Any) -> Callable[[], dict[str, int]]:
+    """One client stream per round, every stanza read by an observer."""
+    seen = {"stanzas": 0, "bodies": 0, "to": 0, "from": 0}
+
+    def observe(stanza: Any) -> None:
+        seen["stanzas"] += 1
+        if stanza.getAttribute("to"):
+            seen["to"] += 1
+        if stanza.getAttribute("from"):
+            seen["from"] += 1
+        body = stanza.body
+        if body is not None and str(body):
+            seen["bodies"] += 1
+
+    def receive() -> dict[str, int]:
+        for key in seen:
+            seen[key] = 0
+        xs = xmlstream.XmlStream(xmlstream.Authenticator())
+        if parser_class is not None:
+            accelerator.accelerate_stream(xs, parser_class=parser_class)
+        xs.addObserver("/*", observe)
+        xs.makeConnection(SinkTransport())
+        data_received = xs.dataReceived
+        for chunk in chunks:
+            data_received(chunk)
+        return seen
+
+    return receive
+
+
+def component_stream(corpus: Corpus, chunk: int) -> tuple[bytes, list[bytes]]:
+    """A component's stream header, and the corpus's stanzas cut as a socket would."""
+    header = (
+        b"<stream:stream xmlns='jabber:component:accept'"
+        b" xmlns:stream='http://etherx.jabber.org/streams' to='" + COMPONENT.encode() + b"'>"
+    )
+    stanzas = corpus.data.split(b"</stream:features>", 1)[1]
+    return header, [stanzas[i : i + chunk] for i in range(0, len(stanzas), chunk)]
+
+
+def router_path(
+    header: bytes, chunks: list[bytes], parser_class: Any
+) -> Callable[[], dict[str, int]]:
+    """A component connects to twisted's router and sends the stanzas; all go to one server."""
+    router = component.Router()
+    factory = component.XMPPComponentServerFactory(router, SECRET)
+    if parser_class is not None:
+        accelerator.accelerate_factory(factory, parser_class=parser_class)
+    sent = {"stanzas": 0}
+    destination = xmlstream.XmlStream(xmlstream.Authenticator())
+    destination.makeConnection(SinkTransport())
+    send = destination.send
+
+    def count_and_send(stanza: Any) -> None:
+        sent["stanzas"] += 1
+        send(stanza)
+
+    destination.send = count_and_send
+    router.addRoute("example.net", destination)
+
+    def route() -> dict[str, int]:
+        sent["stanzas"] = 0
+        xs = factory.buildProtocol(None)
+        xs.makeConnection(SinkTransport())
+        xs.dataReceived(header)
+        digest = hashlib.sha1((xs.sid + SECRET).encode()).hexdigest()
+        xs.dataReceived(f"<handshake>{digest}</handshake>".encode())
+        assert router.routes.get(COMPONENT) is xs, "the handshake failed"
+        data_received = xs.dataReceived
+        for chunk in chunks:
+            data_received(chunk)
+        xs.connectionLost(None)  # off the routing table, for the next round
+        return sent
+
+    return route
+
+
+def test_twisted_receive(
+    benchmark: Any, receiver: str | None, corpus: Corpus, chunk: int, chunks: list[bytes]
+) -> None:
+    receive = receive_path(chunks, _parser_class(receiver))
+    benchmark.group = f"twisted receive: {corpus.name} corpus, {chunk // 1024} KiB chunks"
+    benchmark.name = LABELS[receiver]
+    benchmark.extra_info.update(corpus=corpus.name, chunk=chunk, bytes=corpus.size)
+    seen = benchmark(receive)
+    assert seen["stanzas"] == corpus.elements
+    assert seen["to"] == corpus.elements - 1  # all but the features
+    assert seen["from"] > 0
+    assert seen["bodies"] > 0
+
+
+def test_twisted_router(benchmark: Any, receiver: str | None, corpus: Corpus, chunk: int) -> None:
+    header, chunks = component_stream(corpus, chunk)
+    route = router_path(header, chunks, _parser_class(receiver))
+    benchmark.group = f"twisted router: {corpus.name} corpus, {chunk // 1024} KiB chunks"
+    benchmark.name = LABELS[receiver]
+    benchmark.extra_info.update(corpus=corpus.name, chunk=chunk, bytes=corpus.size)
+    assert benchmark(route)["stanzas"] == corpus.elements - 1
+
+
+@pytest.fixture(params=RECEIVERS)
+def receiver(request: pytest.FixtureRequest) -> str | None:
+    return request.param
+
+
+def main() -> None:
+    """Interleaved rounds, CPU time, best of N: steadier than wall time on a busy machine.
+
+    ``python benchmarks/test_bench_twisted.py [SIZE] [ROUNDS]``
+    """
+    import sys
+    import time
+
+    from xmppwire.bench.corpus import CORPORA, generate
+    from xmppwire.bench.runners import chunked
+
+    size = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 15
+    found = _impl.implementations()
+    receivers = [name for name in (None, "cython", "python") if name is None or name in found]
+
+    def parser_class(name: str | None) -> Any:
+        return None if name is None else found[name].tokenizer.StreamParser
+
+    print(
+        f"twisted {twisted.__version__}, corpora of {size} bytes, best of {rounds} "
+        "interleaved rounds, CPU time"
+    )
+    for corpus_name in CORPORA:
+        corpus = generate(corpus_name, size)
+        for chunk in (4096, 65536):
+            for path in ("receive", "router"):
+                if path == "receive":
+                    chunks = chunked(corpus.data, chunk)
+                    runs = {n: receive_path(chunks, parser_class(n)) for n in receivers}
+                else:
+                    header, chunks = component_stream(corpus, chunk)
+                    runs = {n: router_path(header, chunks, parser_class(n)) for n in receivers}
+                best = dict.fromkeys(receivers, float("inf"))
+                for _ in range(rounds):
+                    for name, run in runs.items():
+                        start = time.process_time()
+                        run()
+                        best[name] = min(best[name], time.process_time() - start)
+                base = best[None]
+                per_stanza = base / corpus.elements * 1e6
+                cells = "  ".join(
+                    f"{LABELS[name]}: {best[name] * 1e3:6.1f} ms ({base / best[name]:.2f}x)"
+                    for name in receivers
+                )
+                print(
+                    f"{path:7} {corpus_name:5} {chunk // 1024:2} KiB  "
+                    f"[twisted {per_stanza:.1f} us/stanza]  {cells}"
+                )
+
+
+if __name__ == "__main__":
+    main()
