@@ -6,6 +6,9 @@ Two measurements per corpus and chunk size, on twisted's own classes:
   fed the corpus chunk by chunk, through twisted's observer dispatch to one
   observer on every stanza that reads its ``to``, ``from`` and body, as an
   application's first handler does.
+- ``twisted jid``: a cold ``JID(...)`` for every distinct address in the
+  corpus (what ``internJID`` pays once per address), with twisted's stringprep
+  and with the accelerator's fast path for plain ASCII JIDs.
 - ``twisted router``: twisted's router (``component.Router`` behind
   ``XMPPComponentServerFactory``): an external component's stream is opened
   and authenticated (header and handshake), then its stanzas (the corpus's,
@@ -23,6 +26,7 @@ asserted; every run must deliver every stanza.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +38,9 @@ from xmppwire.bench.corpus import Corpus
 twisted = pytest.importorskip("twisted")
 
 from twisted.words.protocols.jabber import component, xmlstream  # noqa: E402
+from twisted.words.protocols.jabber import jid as twisted_jid  # noqa: E402
 
+from xmppwire.integrations import _twisted_jid  # noqa: E402
 from xmppwire.integrations import twisted as accelerator  # noqa: E402
 
 RECEIVERS = [
@@ -158,6 +164,38 @@ def router_path(
     return route
 
 
+def corpus_jids(corpus: Corpus) -> list[str]:
+    """Every distinct address in the corpus, in order of appearance."""
+    found = re.findall(rb"""\b(?:from|to|jid)='([^']+)'""", corpus.data)
+    return list(dict.fromkeys(j.decode() for j in found))
+
+
+def jid_path(jids: list[str], fast: bool) -> Callable[[], int]:
+    """A cold twisted ``JID(...)`` per address: what ``internJID`` pays once for each."""
+    parse = _twisted_jid.parse if fast else _twisted_jid._TWISTED_PARSE
+
+    def run() -> int:
+        # JID.__init__ looks parse up in its module when called.
+        twisted_jid.parse = parse
+        try:
+            made = [twisted_jid.JID(j) for j in jids]
+        finally:
+            twisted_jid.parse = _twisted_jid._TWISTED_PARSE
+        return len(made)
+
+    return run
+
+
+def test_twisted_jid(benchmark: Any, receiver: str | None, corpus: Corpus) -> None:
+    if receiver == "python":
+        pytest.skip("the JID fast path is the same with either parser")
+    jids = corpus_jids(corpus)
+    run = jid_path(jids, fast=receiver is not None)
+    benchmark.group = f"twisted jid: {corpus.name} corpus, {len(jids)} distinct addresses"
+    benchmark.name = "twisted stringprep" if receiver is None else "twisted + xmppwire fast path"
+    assert benchmark(run) == len(jids)
+
+
 def test_twisted_receive(
     benchmark: Any, receiver: str | None, corpus: Corpus, chunk: int, chunks: list[bytes]
 ) -> None:
@@ -211,6 +249,21 @@ def main() -> None:
     )
     for corpus_name in CORPORA:
         corpus = generate(corpus_name, size)
+        jids = corpus_jids(corpus)
+        best_jid = {}
+        for fast in (False, True):
+            run_jids = jid_path(jids, fast)
+            best_jid[fast] = float("inf")
+            for _ in range(rounds):
+                start = time.process_time()
+                run_jids()
+                best_jid[fast] = min(best_jid[fast], time.process_time() - start)
+        print(
+            f"jid     {corpus_name:5} {len(jids)} addresses  "
+            f"twisted: {best_jid[False] / len(jids) * 1e6:.1f} us/JID  "
+            f"with xmppwire: {best_jid[True] / len(jids) * 1e6:.2f} us/JID "
+            f"({best_jid[False] / best_jid[True]:.1f}x)"
+        )
         for chunk in (4096, 65536):
             for path in ("receive", "router"):
                 if path == "receive":
