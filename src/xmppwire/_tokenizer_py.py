@@ -15,8 +15,8 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 
-from . import _xmlchars as xc
 from . import _tree_py
+from . import _xmlchars as xc
 from ._rawxml import attribute_value
 from .errors import LocalProtocolError, RemoteProtocolError
 from .events import (

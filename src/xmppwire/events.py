@@ -249,9 +249,7 @@ def _slot_setters(cls: type, *names: str) -> tuple[Callable[[object, object], No
     return tuple(cls.__dict__[name].__set__ for name in names)
 
 
-_ER_SET = _slot_setters(
-    ElementReceived, "namespace", "name", "raw", "header", "_attrs", "_reader"
-)
+_ER_SET = _slot_setters(ElementReceived, "namespace", "name", "raw", "header", "_attrs", "_reader")
 _WS_SET = _slot_setters(WhitespaceReceived, "raw")
 
 
