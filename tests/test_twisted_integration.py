@@ -414,3 +414,19 @@ def test_accelerate_factory_accelerates_its_streams_only() -> None:
         assert type(xs.stream) is kind
         xs.reset()  # a restart keeps the choice
         assert type(xs.stream) is kind
+
+
+def test_name_caches_stay_bounded_and_exact(impl: Implementation) -> None:
+    """A peer making up element and attribute names can't grow the caches for ever."""
+    made_up = b"".join(
+        b"<m%d xmlns='urn:n%d' a%d='1' xml:lang='en'><c%d b%d='2'/></m%d>" % ((n,) * 6)
+        for n in range(5000)
+    )
+    chunks = cut(HEADER + made_up, 4, 100)
+    expected = parse_all(domish.ExpatElementStream(), chunks)
+    got = parse_all(
+        accelerator.XMPPWireElementStream(parser_class=impl.tokenizer.StreamParser), chunks
+    )
+    assert got == expected
+    assert len(accelerator._qnames) <= accelerator._CACHE_LIMIT
+    assert len(accelerator._plain_attributes) <= accelerator._CACHE_LIMIT

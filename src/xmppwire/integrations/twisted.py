@@ -92,9 +92,27 @@ class StreamParserError(domish.ParserError):
         self.condition = condition
 
 
+# Names seen before, so that each element costs a dict lookup, not a split:
+# tag -> (uri, name), and attribute names known to be plain (not namespaced).
+# Emptied when full, so that a peer making up names can't grow them for ever.
+_CACHE_LIMIT: Final = 4096
+_qnames: dict[str, tuple[str, str]] = {}
+_plain_attributes: set[str] = set()
+
+
 def _qualified(name: str) -> tuple[str, str]:
+    """ElementTree's ``{uri}local`` (or ``local``) as twisted's ``(uri, local)``."""
+    if name[0] != "{":
+        return "", name
     uri, _, local = name[1:].partition("}")
     return uri, local
+
+
+def _qname(tag: str) -> tuple[str, str]:
+    if len(_qnames) >= _CACHE_LIMIT:
+        _qnames.clear()
+    qname = _qnames[tag] = _qualified(tag)
+    return qname
 
 
 def _twisted_attributes(attrib: dict[str, str]) -> dict[Any, str]:
@@ -103,11 +121,17 @@ def _twisted_attributes(attrib: dict[str, str]) -> dict[Any, str]:
     Namespaced attributes become ``(uri, name)`` keys, placed after the plain
     ones, as twisted's expat stream leaves them.
     """
-    plain: dict[Any, str] = {k: v for k, v in attrib.items() if k[0] != "{"}
+    if len(_plain_attributes) >= _CACHE_LIMIT:
+        _plain_attributes.clear()
+    keyed: dict[Any, str] = {}
+    for k, v in attrib.items():
+        if k[0] != "{":
+            keyed[k] = v
+            _plain_attributes.add(k)
     for k, v in attrib.items():
         if k[0] == "{":
-            plain[_qualified(k)] = v
-    return plain
+            keyed[_qualified(k)] = v
+    return keyed
 
 
 def _header_element(header: StreamHeader) -> domish.Element:
@@ -157,11 +181,10 @@ class _DomishTreeBuilder:
             self._defaults.pop()
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
-        if tag[0] == "{":
-            uri, _, name = tag[1:].partition("}")
-        else:
-            uri, name = "", tag
-        if attrib and "{" in "".join(attrib):
+        qname = _qnames.get(tag)
+        if qname is None:
+            qname = _qname(tag)
+        if attrib and not attrib.keys() <= _plain_attributes:
             attrib = _twisted_attributes(attrib)
         prefixes = self._prefixes
         if prefixes is None:
@@ -169,16 +192,16 @@ class _DomishTreeBuilder:
         else:
             self._prefixes = None
         default = self._defaults[-1]
-        if default is None and uri not in prefixes.values():
-            default = uri
+        if default is None and qname[0] not in prefixes.values():
+            default = qname[0]
         parent = self._current
         # What domish.Element.__init__ sets, in its order, without its call.
+        # The reader hands over a new attribute dict for every element.
         element = _new_element(_Element)
         element.localPrefixes = prefixes
-        element.uri = uri
-        element.name = name
+        element.uri, element.name = qname
         element.defaultUri = default
-        element.attributes = attrib if attrib else {}
+        element.attributes = attrib
         element.children = []
         element.parent = parent
         if parent is not None:
