@@ -366,8 +366,13 @@ def test_malformed_xml_takes_twisteds_own_path(impl: Implementation) -> None:
         (b"<stream:stream xmlns:stream='urn:wrong' xmlns='jabber:client'>", "invalid-namespace"),
         (HEADER.replace(b"id='c2s-1' version='1.0'", b"version='one'"), "unsupported-version"),
         ("<?xml version='1.0' encoding='UTF-16'?>".encode("utf-16"), "unsupported-encoding"),
+        # twisted alone expands the entity declared here.
+        (
+            HEADER[:21] + b"<!DOCTYPE stream:stream [<!ENTITY e 'x'>]>" + HEADER[21:],
+            "restricted-xml",
+        ),
     ],
-    ids=["wrong-namespace", "bad-version", "utf-16"],
+    ids=["wrong-namespace", "bad-version", "utf-16", "dtd"],
 )
 def test_bad_header_is_answered_with_its_condition(
     impl: Implementation, header: bytes, condition: str
