@@ -3,6 +3,9 @@
 - A twisted external component (XEP-0114, twisted's own ``component``
   module, accelerated with ``install()``) connects to a real Prosody and
   exchanges messages with a Prosody user logged in with ``xmppwire.aio``.
+- twisted's own XMPP client (``client.XMPPClientFactory``, accelerated),
+  logs in to the same Prosody through STARTTLS and SASL (two stream
+  restarts) and exchanges messages with a user logged in with ``xmppwire.aio``.
 - twisted's own router (``component.Router`` behind
   ``XMPPComponentServerFactory``, accelerated) routes between two twisted
   components, one accelerated and one not.
@@ -121,6 +124,60 @@ async def test_twisted_component_and_prosody_user_exchange_messages(
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+@pytest.mark.asyncio
+async def test_twisted_client_logs_in_through_starttls_and_sasl(
+    server: tuple[ProsodyInstance, int],
+) -> None:
+    prosody, _ = server
+    async with aio.connect(
+        prosody.jid("bob"),
+        prosody.users["bob"],
+        host=prosody.host,
+        port=prosody.port,
+        cafile=str(prosody.ca_file),
+        timeout=TIMEOUT,
+    ) as bob:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(PEERS),
+            "client",
+            prosody.host,
+            str(prosody.port),
+            prosody.jid("alice") + "/twisted",
+            prosody.users["alice"],
+            str(prosody.ca_file),
+            bob.jid,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        try:
+            ready = await next_report(process)
+            # Three streams from the server: before TLS, after TLS, after SASL;
+            # the last one, where the stanzas flow, parsed by xmppwire.
+            assert ready == {
+                "event": "ready",
+                "jid": prosody.jid("alice") + "/twisted",
+                "parser": "XMPPWireElementStream",
+                "streams": 3,
+                "tls": True,
+            }
+            hello = await asyncio.wait_for(anext(bob), TIMEOUT)
+            assert (hello.name, hello.from_) == ("message", ready["jid"])
+            assert hello.element().findtext("{jabber:client}body") == "hello from twisted"
+            text = "ping \u00e9t\u00e9 <&> \U0001f339"
+            await bob.send_message(ready["jid"], text)
+            seen = await next_report(process)
+            assert (seen["sender"], seen["to"], seen["body"]) == (bob.jid, ready["jid"], text)
+            reply = await asyncio.wait_for(anext(bob), TIMEOUT)
+            assert reply.element().findtext("{jabber:client}body") == f"echo: {text}"
+            await bob.send_message(ready["jid"], "bye")
+            assert (await next_report(process))["body"] == "bye"
+            assert await asyncio.wait_for(process.wait(), TIMEOUT) == 0
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
 
 
 def test_twisted_router_between_accelerated_and_plain_components() -> None:

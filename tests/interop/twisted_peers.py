@@ -8,6 +8,10 @@ exits. Both use twisted's own classes only (``component.ServiceManager``,
     python twisted_peers.py component HOST PORT JID SECRET
         An external component (XEP-0114), accelerated with install(), echoing
         every message it gets until one says "bye".
+    python twisted_peers.py client HOST PORT JID PASSWORD CAFILE PEER
+        twisted's XMPP client (STARTTLS, SASL, bind: two stream restarts),
+        accelerated with install(), sends PEER a message and echoes what PEER
+        sends until "bye".
     python twisted_peers.py router MESSAGES
         twisted's router on a loopback port, accelerated per factory, and two
         components, one accelerated and one not, exchanging MESSAGES messages
@@ -75,6 +79,57 @@ def run_component(host: str, port: str, jid: str, secret: str) -> None:
     manager = component.buildServiceManager(jid, secret, f"tcp:{host}:{port}")
     EchoService(jid).setServiceParent(manager)
     manager.startService()
+    reactor.callLater(30, reactor.stop)
+    reactor.run()
+
+
+def run_client(host: str, port: str, jid_text: str, password: str, cafile: str, peer: str) -> None:
+    from twisted.internet import ssl
+    from twisted.words.protocols.jabber import client
+    from twisted.words.protocols.jabber.jid import JID
+
+    accelerator.install()
+    me = JID(jid_text)
+    trust = ssl.Certificate.loadPEM(open(cafile, "rb").read())  # noqa: SIM115
+    factory = client.XMPPClientFactory(
+        me, password, configurationForTLS=ssl.optionsForClientTLS(me.host, trustRoot=trust)
+    )
+    headers: list[str | None] = []
+
+    def on_start(xs: Any) -> None:
+        # Once per stream the server opens: before TLS, after TLS, after SASL.
+        headers.append(parser_of(xs))
+
+    def on_message(stanza: domish.Element) -> None:
+        text = str(stanza.body)
+        report(event="message", sender=stanza["from"], to=stanza["to"], body=text)
+        if text == "bye":
+            reactor.stop()
+            return
+        xs = factory.streamManager_xs
+        xs.send(message(xs.authenticator.jid.full(), stanza["from"], f"echo: {text}", None))
+
+    def on_authenticated(xs: Any) -> None:
+        factory.streamManager_xs = xs
+        xs.addObserver("/message", on_message)
+        xs.send("<presence/>")
+        report(
+            event="ready",
+            jid=xs.authenticator.jid.full(),
+            parser=parser_of(xs),
+            streams=len(headers),
+            tls=bool(getattr(xs.transport, "TLS", False)),
+        )
+        xs.send(message(xs.authenticator.jid.full(), peer, "hello from twisted", "t1"))
+
+    def on_failed(reason: Any) -> None:
+        report(event="failed", reason=str(reason.value))
+        reactor.stop()
+
+    factory.addBootstrap(xmlstream.STREAM_START_EVENT, on_start)
+    factory.addBootstrap(xmlstream.STREAM_AUTHD_EVENT, on_authenticated)
+    factory.addBootstrap(xmlstream.INIT_FAILED_EVENT, on_failed)
+    reactor.connectTCP(host, int(port), factory)
     reactor.callLater(30, reactor.stop)
     reactor.run()
 
@@ -151,6 +206,8 @@ if __name__ == "__main__":
     mode, *args = sys.argv[1:]
     if mode == "component":
         run_component(*args)
+    elif mode == "client":
+        run_client(*args)
     elif mode == "router":
         run_router(int(args[0]))
     else:
