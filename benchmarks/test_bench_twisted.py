@@ -289,5 +289,85 @@ def main() -> None:
                 )
 
 
+class _NoTarget:
+    """A TreeBuilder target that keeps nothing: the stanza reader's own cost."""
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        pass
+
+    def data(self, text: str) -> None:
+        pass
+
+    def end(self, tag: str) -> None:
+        pass
+
+    def start_ns(self, prefix: str, uri: str) -> None:
+        pass
+
+    def end_ns(self, prefix: str) -> None:
+        pass
+
+
+def stages() -> None:
+    """Where the accelerated receive path spends its time, stage by stage, per stanza.
+
+    ``python benchmarks/test_bench_twisted.py --stages [SIZE] [ROUNDS]``: each
+    stage adds one step to the previous one, so the differences are the costs.
+    """
+    import sys
+    import time
+
+    from xmppwire import StreamParser
+    from xmppwire.bench.corpus import CORPORA, generate
+    from xmppwire.bench.runners import chunked
+    from xmppwire.events import ElementReceived
+    from xmppwire.integrations.twisted import _DomishTreeBuilder
+
+    size = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 9
+    for corpus_name in CORPORA:
+        corpus = generate(corpus_name, size)
+        chunks = chunked(corpus.data, 4096)
+
+        def split(chunks: list[bytes] = chunks) -> None:
+            parser = StreamParser()
+            for chunk in chunks:
+                parser.feed(chunk)
+
+        def read(domish: bool, chunks: list[bytes] = chunks) -> None:
+            parser = StreamParser()
+            target: Any = None if domish else _NoTarget()
+            for chunk in chunks:
+                for event in parser.feed(chunk):
+                    if type(event) is ElementReceived:
+                        if target is None:
+                            target = _DomishTreeBuilder(event.header)
+                        event.build(target)
+
+        runs = {
+            "StreamParser split": split,
+            "+ stanza reader (empty target)": lambda: read(False),
+            "+ domish.Element trees": lambda: read(True),
+            "+ twisted XmlStream, dispatch, observer": receive_path(chunks, StreamParser),
+            "twisted alone": receive_path(chunks, None),
+        }
+        best = dict.fromkeys(runs, float("inf"))
+        for _ in range(rounds):
+            for name, run in runs.items():
+                start = time.process_time()
+                run()
+                best[name] = min(best[name], time.process_time() - start)
+        print(
+            f"{corpus_name}: "
+            + ", ".join(f"{name} {best[name] / corpus.elements * 1e6:.2f} us" for name in runs)
+            + " per stanza"
+        )
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if sys.argv[1:2] == ["--stages"]:
+        stages()
+    else:
+        main()
