@@ -16,8 +16,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis.strategies import data as st_data
 
 from interop import require_module
+from strategies import GeneratedStream, split_points, streams
+from xmpp_samples import split_at
 from xmppwire import Limits
 from xmppwire._impl import Implementation
 from xmppwire.bench.corpus import CORPORA, generate
@@ -162,6 +166,20 @@ def test_same_trees_as_twisted_on_the_bench_corpora(impl: Implementation, name: 
     )
     assert got == expected
     assert len(got) > 50
+
+
+@pytest.mark.hypothesis
+@settings(max_examples=400, deadline=None)
+@given(stream=streams(), data=st_data())
+def test_same_trees_as_twisted_on_generated_streams(
+    impl: Implementation, stream: GeneratedStream, data: Any
+) -> None:
+    chunks = split_at(stream.data, data.draw(split_points(stream.data), label="cuts"))
+    expected = parse_all(domish.ExpatElementStream(), chunks)
+    got = parse_all(
+        accelerator.XMPPWireElementStream(parser_class=impl.tokenizer.StreamParser), chunks
+    )
+    assert got == expected
 
 
 def test_header_element_is_twisteds_root() -> None:
