@@ -453,3 +453,19 @@ def test_name_caches_stay_bounded_and_exact(impl: Implementation) -> None:
     assert got == expected
     assert len(accelerator._qnames) <= accelerator._CACHE_LIMIT
     assert len(accelerator._plain_attributes) <= accelerator._CACHE_LIMIT
+
+
+def test_receiving_entity_reads_on_after_a_success_element(impl: Implementation) -> None:
+    """Only the initiating entity restarts at <success/>: a server reads on."""
+    with accelerated(impl):
+        xs = jabber_xmlstream.XmlStream(jabber_xmlstream.ListenAuthenticator())
+        xs.makeConnection(StringTransport())
+    stanzas: list[domish.Element] = []
+    xs.addObserver("/*", stanzas.append)
+    xs.dataReceived(HEADER + f"<success xmlns='{SASL_NS}'/>".encode() + b"<message id='next'/>")
+    xs.dataReceived(b"<message id='later'/>")
+    assert [(s.name, s.getAttribute("id")) for s in stanzas] == [
+        ("success", None),
+        ("message", "next"),
+        ("message", "later"),
+    ]

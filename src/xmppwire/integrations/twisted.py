@@ -263,7 +263,10 @@ class XMPPWireElementStream:
             raise self._failure
         parser = self._parser
         if parser is None:
-            pause_after = RESTART_POINTS if self._speaks_xmpp() else ()
+            # Only the initiating entity receives <proceed/> and <success/>
+            # and restarts; for a receiving entity they are just elements.
+            restarts = self._speaks_xmpp() and getattr(self._owner(), "initiating", False)
+            pause_after = RESTART_POINTS if restarts else ()
             parser = self._parser = self._parser_class(limits=self._limits, pause_after=pause_after)
         if parser.paused:
             log.warning("Ignoring data received before the stream restarted: %r", buffer)
