@@ -9,16 +9,23 @@ boundaries. Nothing is re-serialised and expat is not involved: tags,
 attributes and text go from the bytes straight to the target.
 """
 
+cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport uint32_t
-from libc.string cimport memchr, memcmp
+from libc.string cimport memchr, memcmp, memcpy
 
 from xml.etree.ElementTree import TreeBuilder
 
-__all__ = ["attributes", "build", "element"]
+from xmppwire.events import ElementReceived
+
+__all__ = ["attributes", "build", "element", "read_attributes"]
+
+cdef Py_ssize_t RAW_SLOT = xw_slot_offset(ElementReceived.__dict__["raw"])
+cdef Py_ssize_t HEADER_SLOT = xw_slot_offset(ElementReceived.__dict__["header"])
+cdef Py_ssize_t ATTRS_SLOT = xw_slot_offset(ElementReceived.__dict__["_attrs"])
 
 cdef str XML_NS = "http://www.w3.org/XML/1998/namespace"
 
@@ -85,6 +92,30 @@ cdef extern from *:
     }
     """
     const unsigned char xw_tree_cc[256]
+
+
+cdef extern from *:
+    """
+    /* Where a slots class keeps one of its fields, and a borrowed read and
+       an owned write of it: ElementReceived is a frozen dataclass, and its
+       decoded attributes are stored once, on first use. */
+    #include "structmember.h"
+    static Py_ssize_t xw_slot_offset(PyObject *descr) {
+        return ((PyMemberDescrObject *)descr)->d_member->offset;
+    }
+    #define xw_slot_get(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+    static CYTHON_INLINE void xw_slot_set(PyObject *obj, Py_ssize_t off, PyObject *value) {
+        PyObject *old = xw_slot_get(obj, off);
+        Py_INCREF(value);
+        xw_slot_get(obj, off) = value;
+        Py_XDECREF(old);
+    }
+    """
+    Py_ssize_t xw_slot_offset(object descr) except -1
+    PyObject* xw_slot_get(object obj, Py_ssize_t off) noexcept
+    void xw_slot_set(object obj, Py_ssize_t off, object value) noexcept
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    void* PyUnicode_DATA(object text) noexcept
     PyObject* xw_cached(PyObject* scope, const char* p, Py_ssize_t n, size_t* slot) noexcept
     void xw_remember(size_t slot, PyObject* scope, const char* p, Py_ssize_t n,
                      PyObject* text) noexcept
@@ -223,8 +254,21 @@ cdef inline bint _plain(const unsigned char* p, Py_ssize_t n, bint attribute) no
 
 cdef str _decode(const unsigned char* p, Py_ssize_t n, bint attribute):
     cdef unsigned char* out
-    cdef Py_ssize_t o
-    if _plain(p, n, attribute):
+    cdef Py_ssize_t o, i
+    cdef unsigned char c, high = 0
+    cdef bint plain = True
+    for i in range(n):
+        c = p[i]
+        high |= c
+        if c == 38 or c == 13 or (attribute and (c == 10 or c == 9)):
+            plain = False
+            break
+    if plain:
+        if high < 128:
+            # ASCII, the common case: no UTF-8 decoder needed.
+            text = PyUnicode_New(n, 127)
+            memcpy(PyUnicode_DATA(text), p, n)
+            return text
         return PyUnicode_DecodeUTF8(<char*>p, n, NULL)
     out = <unsigned char*>PyMem_Malloc(n + 1)
     if out is NULL:
@@ -236,6 +280,7 @@ cdef str _decode(const unsigned char* p, Py_ssize_t n, bint attribute):
         PyMem_Free(out)
 
 
+@cython.freelist(16)
 cdef class _Scope:
     """The namespaces in scope at one point of the walk."""
     cdef str default
@@ -294,6 +339,7 @@ cdef object _resolve(const unsigned char* p, Py_ssize_t start, Py_ssize_t n, Py_
     return tag
 
 
+@cython.freelist(4)
 cdef class _Walk:
     """One pass over one validated element, calling the target's methods."""
     cdef const unsigned char* p
@@ -303,11 +349,14 @@ cdef class _Walk:
     cdef object end
     cdef object start_ns
     cdef object end_ns
+    cdef _Scope inner           # the scope inside the start tag just read
 
     cdef dict _start_tag(self, Py_ssize_t i, Tag* tag, _Scope scope, list declared):
-        """Attributes of the start tag at ``i`` (past '<'); updates ``scope``.
+        """Attributes of the start tag at ``i`` (past '<'); its scope goes to ``self.inner``.
 
-        Declarations go to ``declared`` as ``(prefix, uri)`` when it is a list.
+        ``scope`` is left as it is: a tag that declares namespaces gets a scope
+        of its own. Declarations go to ``declared`` as ``(prefix, uri)`` when
+        it is a list.
         """
         cdef const unsigned char* p = self.p
         cdef Py_ssize_t j, an, ae, ac, vs, ve, alen
@@ -315,6 +364,7 @@ cdef class _Walk:
         cdef list found = None
         cdef dict attrs = {}
         cdef str value
+        cdef _Scope own = scope
         _scan_name(p, i, tag)
         j = tag.first
         while True:
@@ -341,21 +391,26 @@ cdef class _Walk:
             ve = <Py_ssize_t>(<const unsigned char*>memchr(p + vs, q, self.n - vs) - p)
             j = ve + 1
             if ae - an >= 5 and memcmp(p + an, b"xmlns", 5) == 0 and (ae - an == 5 or ac == 5):
+                if own is scope:
+                    own = _Scope.__new__(_Scope)
+                    own.default = scope.default
+                    own.prefixes = scope.prefixes
+                    own.owned = False
                 # The same few namespaces in every stanza: one string each.
                 if _plain(p + vs, ve - vs, True):
                     value = _name(p + vs, ve - vs)
                 else:
                     value = _decode(p + vs, ve - vs, True)
                 if ae - an == 5:
-                    scope.default = value
+                    own.default = value
                     if declared is not None:
                         declared.append(("", value))
                 else:
                     prefix = _name(p + an + 6, ae - an - 6)
-                    if not scope.owned:
-                        scope.prefixes = dict(scope.prefixes)
-                        scope.owned = True
-                    scope.prefixes[prefix] = value
+                    if not own.owned:
+                        own.prefixes = dict(own.prefixes)
+                        own.owned = True
+                    own.prefixes[prefix] = value
                     if declared is not None:
                         declared.append((prefix, value))
                 continue
@@ -369,7 +424,8 @@ cdef class _Walk:
         if found is not None:
             # Resolved once every declaration of the tag is known.
             for an, alen, ac, value in found:
-                attrs[_resolve(p, an, alen, ac, scope.default, scope.prefixes, False)] = value
+                attrs[_resolve(p, an, alen, ac, own.default, own.prefixes, False)] = value
+        self.inner = own
         return attrs
 
     cdef Py_ssize_t _text(self, Py_ssize_t i, Py_ssize_t stop) except -1:
@@ -450,15 +506,10 @@ cdef class _Walk:
                     self._end_ns(counts.pop())
                 i = <Py_ssize_t>(<const unsigned char*>memchr(p + i, 62, n - i) - p) + 1
                 continue
-            inner = scope
-            if self._declares(i + 1):
-                inner = _Scope.__new__(_Scope)
-                inner.default = scope.default
-                inner.prefixes = scope.prefixes
-                inner.owned = False
             if report_ns:
                 declared = []
-            attrs = self._start_tag(i + 1, &tag, inner, declared)
+            attrs = self._start_tag(i + 1, &tag, scope, declared)
+            inner = self.inner
             tag_name = _resolve(p, tag.name, tag.nlen, tag.colon, inner.default,
                                 inner.prefixes, True)
             if declared and self.start_ns is not None:
@@ -483,24 +534,6 @@ cdef class _Walk:
         for prefix, _ in reversed(declared):
             self.end_ns(prefix)
 
-    cdef bint _declares(self, Py_ssize_t i) noexcept:
-        """Whether the start tag at ``i`` declares a namespace (a cheap over-estimate)."""
-        cdef const unsigned char* p = self.p
-        cdef const unsigned char* gt
-        cdef Py_ssize_t j = i
-        cdef unsigned char c
-        while True:
-            c = p[j]
-            if c == 62:
-                return False
-            if c == 34 or c == 39:
-                gt = <const unsigned char*>memchr(p + j + 1, c, self.n - j - 1)
-                j = <Py_ssize_t>(gt - p) + 1
-                continue
-            if c == 120 and _is_ws(p[j - 1]) and memcmp(p + j, b"xmlns", 5) == 0:
-                return True
-            j += 1
-
 
 cdef _Walk _walker(bytes raw):
     cdef _Walk walk = _Walk.__new__(_Walk)
@@ -514,6 +547,10 @@ def attributes(bytes raw not None, tuple namespaces not None, matched=None):
 
     ``matched`` is for the pure twin's signature: here the start tag is read from ``raw``.
     """
+    return _attributes(raw, namespaces)
+
+
+cdef dict _attributes(bytes raw, tuple namespaces):
     cdef _Walk walk = _walker(raw)
     cdef Tag tag
     cdef _Scope scope = _Scope.__new__(_Scope)
@@ -522,6 +559,17 @@ def attributes(bytes raw not None, tuple namespaces not None, matched=None):
     scope.prefixes = _scope_prefixes
     scope.owned = False
     return walk._start_tag(1, &tag, scope, None)
+
+
+def read_attributes(event):
+    """The attributes of an ``ElementReceived``, decoded and kept in the event."""
+    if type(event) is not ElementReceived:
+        raise TypeError(f"an ElementReceived, not {type(event).__name__}")
+    raw = <object>xw_slot_get(event, RAW_SLOT)
+    header = <object>xw_slot_get(event, HEADER_SLOT)
+    attrs = _attributes(raw, header.namespaces)
+    xw_slot_set(event, ATTRS_SLOT, attrs)
+    return attrs
 
 
 def build(bytes raw not None, tuple namespaces not None, target):
