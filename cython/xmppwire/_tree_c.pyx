@@ -115,6 +115,9 @@ cdef extern from *:
     PyObject* xw_slot_get(object obj, Py_ssize_t off) noexcept
     void xw_slot_set(object obj, Py_ssize_t off, object value) noexcept
     object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    object PyObject_VectorcallMethod(object name, PyObject** args, size_t nargsf,
+                                     PyObject* kwnames)
+    size_t PY_VECTORCALL_ARGUMENTS_OFFSET
     void* PyUnicode_DATA(object text) noexcept
     PyObject* xw_cached(PyObject* scope, const char* p, Py_ssize_t n, size_t* slot) noexcept
     void xw_remember(size_t slot, PyObject* scope, const char* p, Py_ssize_t n,
@@ -123,8 +126,7 @@ cdef extern from *:
 # One-entry cache of the scope a stream header gives: a stream's stanzas all
 # come with the same header tuple, so its dict is built once per stream.
 cdef object _scope_key = None
-cdef str _scope_default = ""
-cdef dict _scope_prefixes = {}
+cdef object _scope = None
 
 
 cdef inline bint _is_ws(unsigned char c) noexcept:
@@ -146,20 +148,6 @@ cdef inline str _name(const unsigned char* p, Py_ssize_t n):
     return name
 
 
-cdef void _header_scope(tuple namespaces) except *:
-    global _scope_key, _scope_default, _scope_prefixes
-    if namespaces is _scope_key:
-        return
-    default = ""
-    prefixes = {}
-    for prefix, uri in namespaces:
-        if prefix is None:
-            default = uri
-        else:
-            prefixes[prefix] = uri
-    _scope_default = default
-    _scope_prefixes = prefixes
-    _scope_key = namespaces
 
 
 cdef inline int _utf8(unsigned char* out, uint32_t cp) noexcept:
@@ -280,12 +268,37 @@ cdef str _decode(const unsigned char* p, Py_ssize_t n, bint attribute):
         PyMem_Free(out)
 
 
+# Neither class can be part of a reference cycle (they hold strings, dicts of
+# strings and the caller's target, which never sees them): the garbage
+# collector need not track them, and allocating them doesn't bring its next
+# pass closer.
+@cython.no_gc
 @cython.freelist(16)
 cdef class _Scope:
     """The namespaces in scope at one point of the walk."""
     cdef str default
     cdef dict prefixes      # shared with the enclosing scope until changed
     cdef bint owned
+
+
+cdef _Scope _header_scope(tuple namespaces):
+    """The scope a stream header gives its stanzas (never changed: tags copy it)."""
+    global _scope_key, _scope
+    cdef _Scope scope
+    if namespaces is _scope_key:
+        return _scope
+    scope = _Scope.__new__(_Scope)
+    scope.default = ""
+    scope.prefixes = {}
+    scope.owned = False
+    for prefix, uri in namespaces:
+        if prefix is None:
+            scope.default = uri
+        else:
+            scope.prefixes[prefix] = uri
+    _scope = scope
+    _scope_key = namespaces
+    return scope
 
 
 cdef struct Tag:
@@ -339,16 +352,38 @@ cdef object _resolve(const unsigned char* p, Py_ssize_t start, Py_ssize_t n, Py_
     return tag
 
 
+cdef str START = "start"
+cdef str DATA = "data"
+cdef str END = "end"
+cdef str START_NS = "start_ns"
+cdef str END_NS = "end_ns"
+# Handed to targets that don't keep it (ElementTree's TreeBuilder keeps no
+# empty attribute dict), instead of a new empty dict per element.
+cdef dict NO_ATTRIBUTES = {}
+
+
+cdef inline object _call(object target, str method, object a, object b):
+    """``target.method(a)`` or ``target.method(a, b)``, with no bound method made."""
+    cdef PyObject* args[4]
+    args[0] = NULL                  # room for the callee, as the offset flag allows
+    args[1] = <PyObject*>target
+    args[2] = <PyObject*>a
+    args[3] = <PyObject*>b
+    return PyObject_VectorcallMethod(method, &args[1],
+                                     (2 if b is None else 3) | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                     NULL)
+
+
+@cython.no_gc
 @cython.freelist(4)
 cdef class _Walk:
     """One pass over one validated element, calling the target's methods."""
     cdef const unsigned char* p
     cdef Py_ssize_t n
-    cdef object start
-    cdef object data
-    cdef object end
-    cdef object start_ns
-    cdef object end_ns
+    cdef object target
+    cdef bint fresh             # a new attribute dict per element, even an empty one
+    cdef bint start_ns
+    cdef bint end_ns
     cdef _Scope inner           # the scope inside the start tag just read
 
     cdef dict _start_tag(self, Py_ssize_t i, Tag* tag, _Scope scope, list declared):
@@ -366,6 +401,13 @@ cdef class _Walk:
         cdef str value
         cdef _Scope own = scope
         _scan_name(p, i, tag)
+        if not self.fresh:
+            j = _skip_ws(p, tag.first)
+            if p[j] == 62 or p[j] == 47:
+                tag.empty = p[j] == 47
+                tag.end = j + (2 if tag.empty else 1)
+                self.inner = scope
+                return NO_ATTRIBUTES
         j = tag.first
         while True:
             j = _skip_ws(p, j)
@@ -450,7 +492,7 @@ cdef class _Walk:
                 continue
             break
         if simple:
-            self.data(_decode(p + i, j - i, False))
+            _call(self.target, DATA, _decode(p + i, j - i, False), None)
             return j
         out = <unsigned char*>PyMem_Malloc(j - i + 1)
         if out is NULL:
@@ -472,7 +514,7 @@ cdef class _Walk:
                     o += _decode_into(p + k, stop - k, out + o, False, False)
                     k = stop
             if o:                           # empty CDATA sections are no text
-                self.data(PyUnicode_DecodeUTF8(<char*>out, o, NULL))
+                _call(self.target, DATA, PyUnicode_DecodeUTF8(<char*>out, o, NULL), None)
         finally:
             PyMem_Free(out)
         return j
@@ -482,16 +524,11 @@ cdef class _Walk:
         cdef Py_ssize_t i = 0, n = self.n
         cdef Tag tag
         cdef _Scope scope, inner
-        cdef list tags = []
-        cdef list scopes = []
+        cdef list stack = []        # per open element: the scope outside it, its tag
         cdef list declared = None
         cdef list counts = None
-        cdef bint report_ns = self.start_ns is not None or self.end_ns is not None
-        _header_scope(namespaces)
-        scope = _Scope.__new__(_Scope)
-        scope.default = _scope_default
-        scope.prefixes = _scope_prefixes
-        scope.owned = False
+        cdef bint report_ns = self.start_ns or self.end_ns
+        scope = _header_scope(namespaces)
         if report_ns:
             counts = []
         while i < n:
@@ -499,9 +536,9 @@ cdef class _Walk:
                 i = self._text(i, n)
                 continue
             if p[i + 1] == 47:              # an end tag
-                scope = scopes.pop()
-                tag_name = tags.pop()
-                self.end(tag_name)
+                tag_name = stack.pop()
+                scope = stack.pop()
+                _call(self.target, END, tag_name, None)
                 if counts is not None:
                     self._end_ns(counts.pop())
                 i = <Py_ssize_t>(<const unsigned char*>memchr(p + i, 62, n - i) - p) + 1
@@ -512,33 +549,34 @@ cdef class _Walk:
             inner = self.inner
             tag_name = _resolve(p, tag.name, tag.nlen, tag.colon, inner.default,
                                 inner.prefixes, True)
-            if declared and self.start_ns is not None:
+            if declared and self.start_ns:
                 for prefix, uri in declared:
-                    self.start_ns(prefix, uri)
-            self.start(tag_name, attrs)
+                    _call(self.target, START_NS, prefix, uri)
+            _call(self.target, START, tag_name, attrs)
             i = tag.end
             if tag.empty:
-                self.end(tag_name)
+                _call(self.target, END, tag_name, None)
                 if counts is not None:
                     self._end_ns(declared)
             else:
-                scopes.append(scope)
+                stack.append(scope)
                 scope = inner
-                tags.append(tag_name)
+                stack.append(tag_name)
                 if counts is not None:
                     counts.append(declared)
 
     cdef void _end_ns(self, list declared) except *:
-        if self.end_ns is None or not declared:
+        if not self.end_ns or not declared:
             return
         for prefix, _ in reversed(declared):
-            self.end_ns(prefix)
+            _call(self.target, END_NS, prefix, None)
 
 
 cdef _Walk _walker(bytes raw):
     cdef _Walk walk = _Walk.__new__(_Walk)
     walk.p = <const unsigned char*>PyBytes_AS_STRING(raw)
     walk.n = PyBytes_GET_SIZE(raw)
+    walk.fresh = True
     return walk
 
 
@@ -553,12 +591,7 @@ def attributes(bytes raw not None, tuple namespaces not None, matched=None):
 cdef dict _attributes(bytes raw, tuple namespaces):
     cdef _Walk walk = _walker(raw)
     cdef Tag tag
-    cdef _Scope scope = _Scope.__new__(_Scope)
-    _header_scope(namespaces)
-    scope.default = _scope_default
-    scope.prefixes = _scope_prefixes
-    scope.owned = False
-    return walk._start_tag(1, &tag, scope, None)
+    return walk._start_tag(1, &tag, _header_scope(namespaces), None)
 
 
 def read_attributes(event):
@@ -575,11 +608,9 @@ def read_attributes(event):
 def build(bytes raw not None, tuple namespaces not None, target):
     """Drive a TreeBuilder-protocol target through the element (see ElementReceived.build)."""
     cdef _Walk walk = _walker(raw)
-    walk.start = target.start
-    walk.data = target.data
-    walk.end = target.end
-    walk.start_ns = getattr(target, "start_ns", None)
-    walk.end_ns = getattr(target, "end_ns", None)
+    walk.target = target
+    walk.start_ns = hasattr(target, "start_ns")
+    walk.end_ns = hasattr(target, "end_ns")
     walk.run(namespaces)
 
 
@@ -587,8 +618,7 @@ def element(bytes raw not None, tuple namespaces not None):
     """The element as an ``xml.etree.ElementTree.Element``."""
     cdef _Walk walk = _walker(raw)
     builder = TreeBuilder()
-    walk.start = builder.start
-    walk.data = builder.data
-    walk.end = builder.end
+    walk.target = builder
+    walk.fresh = False
     walk.run(namespaces)
     return builder.close()
