@@ -9,16 +9,23 @@ boundaries. Nothing is re-serialised and expat is not involved: tags,
 attributes and text go from the bytes straight to the target.
 """
 
+cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport uint32_t
-from libc.string cimport memchr, memcmp
+from libc.string cimport memchr, memcmp, memcpy
 
 from xml.etree.ElementTree import TreeBuilder
 
-__all__ = ["attributes", "build", "element"]
+from xmppwire.events import ElementReceived
+
+__all__ = ["attributes", "build", "element", "read_attributes"]
+
+cdef Py_ssize_t RAW_SLOT = xw_slot_offset(ElementReceived.__dict__["raw"])
+cdef Py_ssize_t HEADER_SLOT = xw_slot_offset(ElementReceived.__dict__["header"])
+cdef Py_ssize_t ATTRS_SLOT = xw_slot_offset(ElementReceived.__dict__["_attrs"])
 
 cdef str XML_NS = "http://www.w3.org/XML/1998/namespace"
 
@@ -85,6 +92,33 @@ cdef extern from *:
     }
     """
     const unsigned char xw_tree_cc[256]
+
+
+cdef extern from *:
+    """
+    /* Where a slots class keeps one of its fields, and a borrowed read and
+       an owned write of it: ElementReceived is a frozen dataclass, and its
+       decoded attributes are stored once, on first use. */
+    #include "structmember.h"
+    static Py_ssize_t xw_slot_offset(PyObject *descr) {
+        return ((PyMemberDescrObject *)descr)->d_member->offset;
+    }
+    #define xw_slot_get(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+    static CYTHON_INLINE void xw_slot_set(PyObject *obj, Py_ssize_t off, PyObject *value) {
+        PyObject *old = xw_slot_get(obj, off);
+        Py_INCREF(value);
+        xw_slot_get(obj, off) = value;
+        Py_XDECREF(old);
+    }
+    """
+    Py_ssize_t xw_slot_offset(object descr) except -1
+    PyObject* xw_slot_get(object obj, Py_ssize_t off) noexcept
+    void xw_slot_set(object obj, Py_ssize_t off, object value) noexcept
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    object PyObject_VectorcallMethod(object name, PyObject** args, size_t nargsf,
+                                     PyObject* kwnames)
+    size_t PY_VECTORCALL_ARGUMENTS_OFFSET
+    void* PyUnicode_DATA(object text) noexcept
     PyObject* xw_cached(PyObject* scope, const char* p, Py_ssize_t n, size_t* slot) noexcept
     void xw_remember(size_t slot, PyObject* scope, const char* p, Py_ssize_t n,
                      PyObject* text) noexcept
@@ -92,8 +126,7 @@ cdef extern from *:
 # One-entry cache of the scope a stream header gives: a stream's stanzas all
 # come with the same header tuple, so its dict is built once per stream.
 cdef object _scope_key = None
-cdef str _scope_default = ""
-cdef dict _scope_prefixes = {}
+cdef object _scope = None
 
 
 cdef inline bint _is_ws(unsigned char c) noexcept:
@@ -115,20 +148,6 @@ cdef inline str _name(const unsigned char* p, Py_ssize_t n):
     return name
 
 
-cdef void _header_scope(tuple namespaces) except *:
-    global _scope_key, _scope_default, _scope_prefixes
-    if namespaces is _scope_key:
-        return
-    default = ""
-    prefixes = {}
-    for prefix, uri in namespaces:
-        if prefix is None:
-            default = uri
-        else:
-            prefixes[prefix] = uri
-    _scope_default = default
-    _scope_prefixes = prefixes
-    _scope_key = namespaces
 
 
 cdef inline int _utf8(unsigned char* out, uint32_t cp) noexcept:
@@ -223,8 +242,21 @@ cdef inline bint _plain(const unsigned char* p, Py_ssize_t n, bint attribute) no
 
 cdef str _decode(const unsigned char* p, Py_ssize_t n, bint attribute):
     cdef unsigned char* out
-    cdef Py_ssize_t o
-    if _plain(p, n, attribute):
+    cdef Py_ssize_t o, i
+    cdef unsigned char c, high = 0
+    cdef bint plain = True
+    for i in range(n):
+        c = p[i]
+        high |= c
+        if c == 38 or c == 13 or (attribute and (c == 10 or c == 9)):
+            plain = False
+            break
+    if plain:
+        if high < 128:
+            # ASCII, the common case: no UTF-8 decoder needed.
+            text = PyUnicode_New(n, 127)
+            memcpy(PyUnicode_DATA(text), p, n)
+            return text
         return PyUnicode_DecodeUTF8(<char*>p, n, NULL)
     out = <unsigned char*>PyMem_Malloc(n + 1)
     if out is NULL:
@@ -236,11 +268,37 @@ cdef str _decode(const unsigned char* p, Py_ssize_t n, bint attribute):
         PyMem_Free(out)
 
 
+# Neither class can be part of a reference cycle (they hold strings, dicts of
+# strings and the caller's target, which never sees them): the garbage
+# collector need not track them, and allocating them doesn't bring its next
+# pass closer.
+@cython.no_gc
+@cython.freelist(16)
 cdef class _Scope:
     """The namespaces in scope at one point of the walk."""
     cdef str default
     cdef dict prefixes      # shared with the enclosing scope until changed
     cdef bint owned
+
+
+cdef _Scope _header_scope(tuple namespaces):
+    """The scope a stream header gives its stanzas (never changed: tags copy it)."""
+    global _scope_key, _scope
+    cdef _Scope scope
+    if namespaces is _scope_key:
+        return _scope
+    scope = _Scope.__new__(_Scope)
+    scope.default = ""
+    scope.prefixes = {}
+    scope.owned = False
+    for prefix, uri in namespaces:
+        if prefix is None:
+            scope.default = uri
+        else:
+            scope.prefixes[prefix] = uri
+    _scope = scope
+    _scope_key = namespaces
+    return scope
 
 
 cdef struct Tag:
@@ -294,20 +352,46 @@ cdef object _resolve(const unsigned char* p, Py_ssize_t start, Py_ssize_t n, Py_
     return tag
 
 
+cdef str START = "start"
+cdef str DATA = "data"
+cdef str END = "end"
+cdef str START_NS = "start_ns"
+cdef str END_NS = "end_ns"
+# Handed to targets that don't keep it (ElementTree's TreeBuilder keeps no
+# empty attribute dict), instead of a new empty dict per element.
+cdef dict NO_ATTRIBUTES = {}
+
+
+cdef inline object _call(object target, str method, object a, object b):
+    """``target.method(a)`` or ``target.method(a, b)``, with no bound method made."""
+    cdef PyObject* args[4]
+    args[0] = NULL                  # room for the callee, as the offset flag allows
+    args[1] = <PyObject*>target
+    args[2] = <PyObject*>a
+    args[3] = <PyObject*>b
+    return PyObject_VectorcallMethod(method, &args[1],
+                                     (2 if b is None else 3) | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                     NULL)
+
+
+@cython.no_gc
+@cython.freelist(4)
 cdef class _Walk:
     """One pass over one validated element, calling the target's methods."""
     cdef const unsigned char* p
     cdef Py_ssize_t n
-    cdef object start
-    cdef object data
-    cdef object end
-    cdef object start_ns
-    cdef object end_ns
+    cdef object target
+    cdef bint fresh             # a new attribute dict per element, even an empty one
+    cdef bint start_ns
+    cdef bint end_ns
+    cdef _Scope inner           # the scope inside the start tag just read
 
     cdef dict _start_tag(self, Py_ssize_t i, Tag* tag, _Scope scope, list declared):
-        """Attributes of the start tag at ``i`` (past '<'); updates ``scope``.
+        """Attributes of the start tag at ``i`` (past '<'); its scope goes to ``self.inner``.
 
-        Declarations go to ``declared`` as ``(prefix, uri)`` when it is a list.
+        ``scope`` is left as it is: a tag that declares namespaces gets a scope
+        of its own. Declarations go to ``declared`` as ``(prefix, uri)`` when
+        it is a list.
         """
         cdef const unsigned char* p = self.p
         cdef Py_ssize_t j, an, ae, ac, vs, ve, alen
@@ -315,7 +399,15 @@ cdef class _Walk:
         cdef list found = None
         cdef dict attrs = {}
         cdef str value
+        cdef _Scope own = scope
         _scan_name(p, i, tag)
+        if not self.fresh:
+            j = _skip_ws(p, tag.first)
+            if p[j] == 62 or p[j] == 47:
+                tag.empty = p[j] == 47
+                tag.end = j + (2 if tag.empty else 1)
+                self.inner = scope
+                return NO_ATTRIBUTES
         j = tag.first
         while True:
             j = _skip_ws(p, j)
@@ -341,21 +433,26 @@ cdef class _Walk:
             ve = <Py_ssize_t>(<const unsigned char*>memchr(p + vs, q, self.n - vs) - p)
             j = ve + 1
             if ae - an >= 5 and memcmp(p + an, b"xmlns", 5) == 0 and (ae - an == 5 or ac == 5):
+                if own is scope:
+                    own = _Scope.__new__(_Scope)
+                    own.default = scope.default
+                    own.prefixes = scope.prefixes
+                    own.owned = False
                 # The same few namespaces in every stanza: one string each.
                 if _plain(p + vs, ve - vs, True):
                     value = _name(p + vs, ve - vs)
                 else:
                     value = _decode(p + vs, ve - vs, True)
                 if ae - an == 5:
-                    scope.default = value
+                    own.default = value
                     if declared is not None:
                         declared.append(("", value))
                 else:
                     prefix = _name(p + an + 6, ae - an - 6)
-                    if not scope.owned:
-                        scope.prefixes = dict(scope.prefixes)
-                        scope.owned = True
-                    scope.prefixes[prefix] = value
+                    if not own.owned:
+                        own.prefixes = dict(own.prefixes)
+                        own.owned = True
+                    own.prefixes[prefix] = value
                     if declared is not None:
                         declared.append((prefix, value))
                 continue
@@ -369,7 +466,8 @@ cdef class _Walk:
         if found is not None:
             # Resolved once every declaration of the tag is known.
             for an, alen, ac, value in found:
-                attrs[_resolve(p, an, alen, ac, scope.default, scope.prefixes, False)] = value
+                attrs[_resolve(p, an, alen, ac, own.default, own.prefixes, False)] = value
+        self.inner = own
         return attrs
 
     cdef Py_ssize_t _text(self, Py_ssize_t i, Py_ssize_t stop) except -1:
@@ -394,7 +492,7 @@ cdef class _Walk:
                 continue
             break
         if simple:
-            self.data(_decode(p + i, j - i, False))
+            _call(self.target, DATA, _decode(p + i, j - i, False), None)
             return j
         out = <unsigned char*>PyMem_Malloc(j - i + 1)
         if out is NULL:
@@ -416,7 +514,7 @@ cdef class _Walk:
                     o += _decode_into(p + k, stop - k, out + o, False, False)
                     k = stop
             if o:                           # empty CDATA sections are no text
-                self.data(PyUnicode_DecodeUTF8(<char*>out, o, NULL))
+                _call(self.target, DATA, PyUnicode_DecodeUTF8(<char*>out, o, NULL), None)
         finally:
             PyMem_Free(out)
         return j
@@ -426,16 +524,11 @@ cdef class _Walk:
         cdef Py_ssize_t i = 0, n = self.n
         cdef Tag tag
         cdef _Scope scope, inner
-        cdef list tags = []
-        cdef list scopes = []
+        cdef list stack = []        # per open element: the scope outside it, its tag
         cdef list declared = None
         cdef list counts = None
-        cdef bint report_ns = self.start_ns is not None or self.end_ns is not None
-        _header_scope(namespaces)
-        scope = _Scope.__new__(_Scope)
-        scope.default = _scope_default
-        scope.prefixes = _scope_prefixes
-        scope.owned = False
+        cdef bint report_ns = self.start_ns or self.end_ns
+        scope = _header_scope(namespaces)
         if report_ns:
             counts = []
         while i < n:
@@ -443,69 +536,47 @@ cdef class _Walk:
                 i = self._text(i, n)
                 continue
             if p[i + 1] == 47:              # an end tag
-                scope = scopes.pop()
-                tag_name = tags.pop()
-                self.end(tag_name)
+                tag_name = stack.pop()
+                scope = stack.pop()
+                _call(self.target, END, tag_name, None)
                 if counts is not None:
                     self._end_ns(counts.pop())
                 i = <Py_ssize_t>(<const unsigned char*>memchr(p + i, 62, n - i) - p) + 1
                 continue
-            inner = scope
-            if self._declares(i + 1):
-                inner = _Scope.__new__(_Scope)
-                inner.default = scope.default
-                inner.prefixes = scope.prefixes
-                inner.owned = False
             if report_ns:
                 declared = []
-            attrs = self._start_tag(i + 1, &tag, inner, declared)
+            attrs = self._start_tag(i + 1, &tag, scope, declared)
+            inner = self.inner
             tag_name = _resolve(p, tag.name, tag.nlen, tag.colon, inner.default,
                                 inner.prefixes, True)
-            if declared and self.start_ns is not None:
+            if declared and self.start_ns:
                 for prefix, uri in declared:
-                    self.start_ns(prefix, uri)
-            self.start(tag_name, attrs)
+                    _call(self.target, START_NS, prefix, uri)
+            _call(self.target, START, tag_name, attrs)
             i = tag.end
             if tag.empty:
-                self.end(tag_name)
+                _call(self.target, END, tag_name, None)
                 if counts is not None:
                     self._end_ns(declared)
             else:
-                scopes.append(scope)
+                stack.append(scope)
                 scope = inner
-                tags.append(tag_name)
+                stack.append(tag_name)
                 if counts is not None:
                     counts.append(declared)
 
     cdef void _end_ns(self, list declared) except *:
-        if self.end_ns is None or not declared:
+        if not self.end_ns or not declared:
             return
         for prefix, _ in reversed(declared):
-            self.end_ns(prefix)
-
-    cdef bint _declares(self, Py_ssize_t i) noexcept:
-        """Whether the start tag at ``i`` declares a namespace (a cheap over-estimate)."""
-        cdef const unsigned char* p = self.p
-        cdef const unsigned char* gt
-        cdef Py_ssize_t j = i
-        cdef unsigned char c
-        while True:
-            c = p[j]
-            if c == 62:
-                return False
-            if c == 34 or c == 39:
-                gt = <const unsigned char*>memchr(p + j + 1, c, self.n - j - 1)
-                j = <Py_ssize_t>(gt - p) + 1
-                continue
-            if c == 120 and _is_ws(p[j - 1]) and memcmp(p + j, b"xmlns", 5) == 0:
-                return True
-            j += 1
+            _call(self.target, END_NS, prefix, None)
 
 
 cdef _Walk _walker(bytes raw):
     cdef _Walk walk = _Walk.__new__(_Walk)
     walk.p = <const unsigned char*>PyBytes_AS_STRING(raw)
     walk.n = PyBytes_GET_SIZE(raw)
+    walk.fresh = True
     return walk
 
 
@@ -514,24 +585,32 @@ def attributes(bytes raw not None, tuple namespaces not None, matched=None):
 
     ``matched`` is for the pure twin's signature: here the start tag is read from ``raw``.
     """
+    return _attributes(raw, namespaces)
+
+
+cdef dict _attributes(bytes raw, tuple namespaces):
     cdef _Walk walk = _walker(raw)
     cdef Tag tag
-    cdef _Scope scope = _Scope.__new__(_Scope)
-    _header_scope(namespaces)
-    scope.default = _scope_default
-    scope.prefixes = _scope_prefixes
-    scope.owned = False
-    return walk._start_tag(1, &tag, scope, None)
+    return walk._start_tag(1, &tag, _header_scope(namespaces), None)
+
+
+def read_attributes(event):
+    """The attributes of an ``ElementReceived``, decoded and kept in the event."""
+    if type(event) is not ElementReceived:
+        raise TypeError(f"an ElementReceived, not {type(event).__name__}")
+    raw = <object>xw_slot_get(event, RAW_SLOT)
+    header = <object>xw_slot_get(event, HEADER_SLOT)
+    attrs = _attributes(raw, header.namespaces)
+    xw_slot_set(event, ATTRS_SLOT, attrs)
+    return attrs
 
 
 def build(bytes raw not None, tuple namespaces not None, target):
     """Drive a TreeBuilder-protocol target through the element (see ElementReceived.build)."""
     cdef _Walk walk = _walker(raw)
-    walk.start = target.start
-    walk.data = target.data
-    walk.end = target.end
-    walk.start_ns = getattr(target, "start_ns", None)
-    walk.end_ns = getattr(target, "end_ns", None)
+    walk.target = target
+    walk.start_ns = hasattr(target, "start_ns")
+    walk.end_ns = hasattr(target, "end_ns")
     walk.run(namespaces)
 
 
@@ -539,8 +618,7 @@ def element(bytes raw not None, tuple namespaces not None):
     """The element as an ``xml.etree.ElementTree.Element``."""
     cdef _Walk walk = _walker(raw)
     builder = TreeBuilder()
-    walk.start = builder.start
-    walk.data = builder.data
-    walk.end = builder.end
+    walk.target = builder
+    walk.fresh = False
     walk.run(namespaces)
     return builder.close()

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from ._rawxml import XML_NS, TreeTarget, attribute_value
+from .events import _ER_SET, ElementReceived
 
-__all__ = ["attributes", "build", "element"]
+__all__ = ["attributes", "build", "element", "read_attributes"]
 
 _ATTRIBUTE = re.compile(
     rb"""[ \t\r\n]+([^ \t\r\n=/>]+)[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)')"""
@@ -69,6 +70,17 @@ def attributes(
         for prefix, local, text in prefixed:
             uri = XML_NS if prefix == "xml" else scope[prefix]
             attrs[f"{{{uri}}}{local}"] = text
+    return attrs
+
+
+def read_attributes(
+    event: ElementReceived, _set_attrs: Callable[[object, object], None] = _ER_SET[4]
+) -> dict[str, str]:
+    """The attributes of an ``ElementReceived``, decoded and kept in the event."""
+    if type(event) is not ElementReceived:
+        raise TypeError(f"an ElementReceived, not {type(event).__name__}")
+    attrs = attributes(event.raw, event.header.namespaces, event._attrs)  # type: ignore[arg-type]
+    _set_attrs(event, attrs)
     return attrs
 
 

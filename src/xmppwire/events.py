@@ -119,12 +119,6 @@ class ElementReceived(ParserEvent):
         """ElementTree's name for the element: ``{namespace}name``."""
         return f"{{{self.namespace}}}{self.name}" if self.namespace else self.name
 
-    def _read_attrs(self) -> dict[str, str]:
-        reader = self._reader or _active_reader()
-        attrs: dict[str, str] = reader.attributes(self.raw, self.header.namespaces, self._attrs)
-        _ER_SET[4](self, attrs)
-        return attrs
-
     @property
     def attrs(self) -> dict[str, str]:
         """The element's own attributes (not namespace declarations), decoded.
@@ -135,42 +129,42 @@ class ElementReceived(ParserEvent):
         """
         attrs = self._attrs
         if type(attrs) is not dict:
-            attrs = self._read_attrs()
+            attrs = (self._reader or _active_reader()).read_attributes(self)
         return attrs  # type: ignore[return-value]
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """One attribute of the element, as in ``ElementTree.Element.get``."""
         attrs = self._attrs
         if type(attrs) is not dict:
-            attrs = self._read_attrs()
+            attrs = (self._reader or _active_reader()).read_attributes(self)
         return attrs.get(name, default)  # type: ignore[union-attr]
 
     @property
     def to(self) -> str | None:
         attrs = self._attrs
         if type(attrs) is not dict:
-            attrs = self._read_attrs()
+            attrs = (self._reader or _active_reader()).read_attributes(self)
         return attrs.get("to")  # type: ignore[union-attr]
 
     @property
     def from_(self) -> str | None:
         attrs = self._attrs
         if type(attrs) is not dict:
-            attrs = self._read_attrs()
+            attrs = (self._reader or _active_reader()).read_attributes(self)
         return attrs.get("from")  # type: ignore[union-attr]
 
     @property
     def id(self) -> str | None:
         attrs = self._attrs
         if type(attrs) is not dict:
-            attrs = self._read_attrs()
+            attrs = (self._reader or _active_reader()).read_attributes(self)
         return attrs.get("id")  # type: ignore[union-attr]
 
     @property
     def type(self) -> str | None:
         attrs = self._attrs
         if type(attrs) is not dict:
-            attrs = self._read_attrs()
+            attrs = (self._reader or _active_reader()).read_attributes(self)
         return attrs.get("type")  # type: ignore[union-attr]
 
     @property

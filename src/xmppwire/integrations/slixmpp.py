@@ -3,14 +3,14 @@
 slixmpp feeds every byte it receives to ElementTree's ``XMLPullParser`` and
 walks the start and end events of every element in Python. With the
 accelerator, ``StreamParser`` splits the stream and checks it against RFC 6120,
-and the complete top-level elements of each read are turned into ElementTree
-elements in one expat call, with no per-element Python. slixmpp gets the same
-elements as before (tags, namespaces, attributes, text and the tails inside
-them), its ``start_stream_handler`` gets the stream header as an element with
-the header's attributes, and the end of the peer's stream ends the connection
-as it did. One thing is never set: the tail of a top-level element (the
-whitespace between stanzas), which slixmpp alone sets or not depending on how
-the reads were cut.
+and each complete top-level element becomes an ElementTree element built from
+the parser's own tokens (``ElementReceived.element()``): the bytes are read
+once. slixmpp gets the same elements as before (tags, namespaces, attributes,
+text and the tails inside them), its ``start_stream_handler`` gets the stream
+header as an element with the header's attributes, and the end of the peer's
+stream ends the connection as it did. One thing is never set: the tail of a
+top-level element (the whitespace between stanzas), which slixmpp alone sets or
+not depending on how the reads were cut.
 
 What changes is what slixmpp accepts: comments, processing instructions,
 DTDs, entity references other than XML's five, encodings other than UTF-8 and
@@ -33,17 +33,16 @@ from __future__ import annotations
 
 import logging
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 from xml.sax.saxutils import escape as xml_escape
-from xml.sax.saxutils import quoteattr
 
 from slixmpp.xmlstream.tostring import tostring
 from slixmpp.xmlstream.xmlstream import XMLStream
 
 from .. import StreamParser as _DefaultStreamParser
 from ..errors import RemoteProtocolError
-from ..events import STREAMS_NS, ElementReceived, StreamClosed, StreamHeader, StreamOpened
+from ..events import STREAMS_NS, ElementReceived, StreamClosed, StreamOpened
 from ..limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["RESTART_POINTS", "XMPPWireStream", "install", "installed", "uninstall"]
@@ -73,44 +72,6 @@ _parser_class: Callable[..., _DefaultStreamParser] = _DefaultStreamParser
 _installed: bool = False
 
 
-class _ElementBuilder:
-    """Turns the top-level elements of one stream into ElementTree elements.
-
-    The parser has already checked every byte, so one expat parser per stream
-    is fed the elements of each read at once, inside a wrapper that declares
-    the header's namespaces; the new elements are then the wrapper's
-    children. No parse events are read: what costs is expat building the
-    trees, which slixmpp pays as well.
-    """
-
-    __slots__ = ("_flush", "_parser", "_scope", "header")
-
-    def __init__(self, header: StreamHeader) -> None:
-        self.header = header
-        declarations = "".join(
-            f" xmlns{':' + prefix if prefix else ''}={quoteattr(uri)}"
-            for prefix, uri in header.namespaces
-        )
-        builder = ET.TreeBuilder()
-        # Opened by hand, so we hold the element that expat's wrapper goes into.
-        holder = builder.start("xmppwire-holder", {})
-        self._parser = ET.XMLParser(target=builder)
-        self._parser.feed(f"<xmppwire-scope{declarations}>".encode())
-        (self._scope,) = holder
-        self._flush = getattr(self._parser, "flush", None)
-
-    def build(self, raws: list[bytes]) -> list[ET.Element]:
-        scope = self._scope
-        self._parser.feed(b"".join(raws))
-        if self._flush is not None:
-            # expat 2.6+ may defer a token until more input comes; these
-            # elements are complete, so nothing may stay behind.
-            self._flush()
-        elements = scope[:]
-        del scope[:]
-        return elements
-
-
 def _setting(stream: Any, name: str) -> Any:
     # Looked up on the instance, then the class, without binding: a plain
     # function given as the parser factory must not become a method.
@@ -125,7 +86,6 @@ def _init_parser(self: Any) -> None:
     parser_class = _setting(self, "xmppwire_parser_class") or _parser_class
     limits = _setting(self, "xmppwire_limits") or _limits
     self.parser = parser_class(limits=limits, pause_after=RESTART_POINTS)
-    self._xmppwire_builder = None
 
 
 def _data_received(self: Any, data: bytes | str) -> None:
@@ -176,25 +136,15 @@ def _data_received(self: Any, data: bytes | str) -> None:
 
 def _dispatch(self: Any, parser: Any, events: Sequence[Any]) -> bool:
     """Deliver events as slixmpp does; False once this stream is over for us."""
-    elements: Iterator[ET.Element] | None = None
     for event in events:
         if self.parser is not parser:
             # A handler restarted the stream or the connection was lost.
             return False
         kind = type(event)
         if kind is ElementReceived:
-            if elements is None:
-                # Every element of this read, built in one go: they all follow
-                # this one and belong to its stream.
-                builder = getattr(self, "_xmppwire_builder", None)
-                if builder is None or builder.header is not event.header:
-                    builder = self._xmppwire_builder = _ElementBuilder(event.header)
-                elements = iter(
-                    builder.build([e.raw for e in events if type(e) is ElementReceived])
-                )
-            self._spawn_event(next(elements))
+            # Built from the parser's own tokens, in the compiled twin when there is one.
+            self._spawn_event(event.element())
         elif kind is StreamOpened:
-            self._xmppwire_builder = _ElementBuilder(event.header)
             root = ET.Element(_STREAM_TAG, dict(event.header.attributes))
             self.xml_root = root
             self.xml_depth = 1
