@@ -469,3 +469,19 @@ def test_receiving_entity_reads_on_after_a_success_element(impl: Implementation)
         ("message", "next"),
         ("message", "later"),
     ]
+
+
+def test_every_element_owns_its_attributes_and_children(impl: Implementation) -> None:
+    """Changing one stanza (as handlers do, e.g. to answer it) never changes another."""
+    elements: list[domish.Element] = []
+    stream = accelerator.XMPPWireElementStream(parser_class=impl.tokenizer.StreamParser)
+    stream.DocumentStartEvent = lambda root: None
+    stream.ElementEvent = elements.append
+    stream.parse(HEADER + b"<a/><b/><c x='1'><d/><e/></c>")
+    every = [e for top in elements for e in (top, *top.elements())]
+    assert len(every) == 5
+    assert len({id(e.attributes) for e in every}) == 5
+    assert len({id(e.children) for e in every}) == 5
+    assert len({id(e.localPrefixes) for e in every}) == 5
+    every[0]["to"] = "changed"
+    assert [e.attributes for e in every] == [{"to": "changed"}, {}, {"x": "1"}, {}, {}]
