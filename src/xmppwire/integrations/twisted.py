@@ -23,6 +23,9 @@ stream error (``restricted-xml``, ``unsupported-encoding``,
 A generic xish ``XmlStream`` (not an XMPP one) whose document is not an XMPP
 stream is handed to twisted's own parser untouched.
 
+``install()`` also makes twisted's ``JID(...)`` faster on plain ASCII JIDs,
+with results identical to twisted's own stringprep (see ``_twisted_jid``).
+
 Use it either way:
 
 - ``install()`` once: every stream that starts or restarts from then on uses
