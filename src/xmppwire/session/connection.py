@@ -224,6 +224,7 @@ class StreamSession:
         self._header_sent = False
         self._close_sent = False
         self._error_sent = False
+        self._error_received = False
         self._peer_header: StreamHeader | None = None
         self._stream_id: str | None = None
         self._first_to: str | None = None
@@ -550,8 +551,11 @@ class StreamSession:
             peer_header = self._peer_header
             to = peer_header.from_ if peer_header is not None else None
             if error_header:
+                # RFC 6120 §4.9.1.3: the header before an error names our
+                # authoritative hostname, never a host we don't serve.
                 asked = peer_header.to if peer_header is not None else None
-                from_ = asked or self._local
+                ours = asked is not None and _domain_key(asked) in self._domains
+                from_ = asked if ours else self._local
                 version: tuple[int, int] | None = (1, 0)
             else:
                 from_ = self._local
@@ -656,7 +660,9 @@ class StreamSession:
         state = self._state
         if state is SessionState.CLOSING:
             self._fire(Trigger.STANZA)
-            if not self._error_sent:
+            # After either side's stream error the stream is over (RFC 6120
+            # §4.9.1.1): only the closing tag or EOF is still awaited.
+            if not (self._error_sent or self._error_received):
                 events.append(StanzaReceived(element=el))
             return
         if state is SessionState.READY:
@@ -686,6 +692,7 @@ class StreamSession:
     def _on_stream_error(self, el: ElementReceived, events: list[Event]) -> None:
         error = parse_stream_error(el)
         self._fire(Trigger.STREAM_ERROR)
+        self._error_received = True
         events.append(StreamErrorReceived(error=error))
         if not self._close_sent:
             self._outbox.append(_CLOSE_TAG)
