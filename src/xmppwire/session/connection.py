@@ -147,7 +147,7 @@ class StreamSession:
         allow_plain_without_tls: bool = False,
         lang: str = "en",
         close_timeout: float = 5.0,
-        registry: LinkLocalRegistry | None = None,
+        registry: LinkLocalRegistry[StreamSession] | None = None,
         parser_factory: Callable[..., Any] | None = None,
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
