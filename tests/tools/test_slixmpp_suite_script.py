@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "slixmpp-suite.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "slixmpp-suite.py"
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from xmppwire import _impl
 from xmppwire.bench.corpus import CORPORA
 from xmppwire.bench.runners import CONTENDERS
 
-TRANSCRIPT = Path(__file__).parent / "data" / "prosody-0.12-c2s-transcript.txt"
+TRANSCRIPT = Path(__file__).parents[1] / "data" / "prosody-0.12-c2s-transcript.txt"
 
 LINE = re.compile(r"^\s*(\d+)\s+(\S+)\s+(\d+)?\s*(.*)$")
 

@@ -16,22 +16,10 @@ from pathlib import Path
 import pytest
 import trustme
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = "example.com"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
 TIMEOUT = 30
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return path
 
 
 @pytest.fixture
