@@ -3,14 +3,19 @@
     python examples/echo_bot.py bot@example.com PASSWORD --host 127.0.0.1 --cafile ca.pem
 
 Verification of the server's certificate is on: give ``--cafile`` for a
-private CA (the interop tests' Prosody uses one).
+private CA (the interop tests' Prosody uses one). A login that can't be made
+(connection refused, certificate not trusted, wrong password) ends with one
+line saying why and exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
+import ssl
+import sys
 
 import xmppwire.aio
 
@@ -45,8 +50,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=5222)
     parser.add_argument("--cafile", help="CA certificates to trust instead of the system's")
     args = parser.parse_args(argv)
-    reason = asyncio.run(echo(args.jid, args.password, args.host, args.port, args.cafile))
+    try:
+        reason = asyncio.run(echo(args.jid, args.password, args.host, args.port, args.cafile))
+    except Exception as exc:
+        sys.exit(f"echo_bot: {why_not(exc, args)}")
     print(f"closed: {reason}", flush=True)
+
+
+def why_not(exc: Exception, args: argparse.Namespace) -> str:
+    """One line for a login that didn't happen."""
+    where = f"{args.host or args.jid.partition('@')[2].partition('/')[0]}:{args.port}"
+    if isinstance(exc, xmppwire.aio.AuthenticationError):
+        return f"login refused ({exc.condition}): check the JID and the password"
+    if isinstance(exc, xmppwire.aio.TLSError):
+        if isinstance(exc.__cause__, ssl.SSLCertVerificationError):
+            return f"the certificate of {where} is not trusted ({exc}); give --cafile"
+        return f"TLS with {where} failed: {exc}"
+    if isinstance(exc, xmppwire.aio.StreamErrorError):
+        return f"{where} ended the stream: {exc}"
+    if isinstance(exc, xmppwire.aio.ConnectFailed):
+        return f"no stream with {where}: {exc}"
+    if isinstance(exc, OSError):
+        # asyncio's strerror repeats the address; the errno's text says what happened.
+        return f"can't connect to {where}: {os.strerror(exc.errno) if exc.errno else exc}"
+    raise exc
 
 
 if __name__ == "__main__":

@@ -5,15 +5,18 @@ resource binding, and one rule: every message comes back to its sender.
         --user juliet:r0m30 --port 5222
 
 Prints ``listening on HOST:PORT`` once it accepts clients (``--port 0`` picks a
-free port); Ctrl-C closes every stream politely and exits.
+free port), then a line per client that comes or goes and per failed login;
+Ctrl-C closes every stream politely and exits.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import ssl
+import sys
 
 import xmppwire.aio
 from xmppwire.session import PasswordTable
@@ -24,7 +27,8 @@ async def answer(stream: xmppwire.aio.XMPPStream) -> None:
     async for stanza in stream:
         body = stanza.element().findtext("{jabber:client}body")
         if stanza.name == "message" and body is not None and stream.ready:
-            await stream.send_message(stream.peer or "", f"you said: {body}")
+            # Stamped with the server's address, the 'from' a client expects.
+            await stream.send_message(stream.peer or "", f"you said: {body}", from_=stream.jid)
     print(f"{stream.peer} left ({stream.close_reason})", flush=True)
 
 
@@ -57,7 +61,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--user", action="append", default=[], help="NAME:PASSWORD (repeat)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5222)
-    asyncio.run(run(parser.parse_args(argv)))
+    args = parser.parse_args(argv)
+    # xmppwire.aio logs failed logins as warnings: show them with the rest.
+    logging.basicConfig(stream=sys.stdout, level=logging.WARNING, format="%(message)s")
+    try:
+        asyncio.run(run(args))
+    except OSError as exc:
+        sys.exit(f"minimal_server: {exc.strerror or exc}")
 
 
 if __name__ == "__main__":

@@ -13,11 +13,15 @@ when a test that passes without the accelerator does not pass with it.
 Some of slixmpp's plugins import optional libraries (aiohttp, emoji); when
 they are missing, they are installed into the scratch directory (never into
 this environment) so that those tests run too.
+
+The scratch directory (sdist, extras, logs, JUnit XML) is removed after a run
+that passed; after a failure it stays, and its path is printed last.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import importlib.util
 import os
@@ -27,6 +31,7 @@ import sys
 import tarfile
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 # Optional dependencies of slixmpp plugins its tests load (its pyproject's extras).
@@ -204,6 +209,23 @@ def run_suite(
     return outcomes(junit)
 
 
+@contextlib.contextmanager
+def scratch_directory(keep: Path | None) -> Iterator[Path]:
+    """Where everything of a run goes: ``keep``, or a temporary directory that is
+    removed only when the run passed, so that the logs of a failure can be read."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep
+        return
+    scratch = Path(tempfile.mkdtemp(prefix="xmppwire-slixmpp-suite-"))
+    try:
+        yield scratch
+    except BaseException:
+        print(f"\nlogs kept in {scratch}", file=sys.stderr, flush=True)
+        raise
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
 def summary(name: str, result: dict[str, str]) -> str:
     counts = {
         kind: sum(1 for o in result.values() if o == kind)
@@ -225,12 +247,7 @@ def main() -> int:
     args = parser.parse_args()
 
     version = importlib.metadata.version("slixmpp")
-    if args.keep:
-        args.keep.mkdir(parents=True, exist_ok=True)
-        scratch = args.keep
-    else:
-        scratch = Path(tempfile.mkdtemp(prefix="xmppwire-slixmpp-suite-"))
-    try:
+    with scratch_directory(args.keep) as scratch:
         root = fetch_sdist(version, scratch)
         extras = install_extras(scratch)
         plugins = scratch / "plugins"
@@ -243,10 +260,14 @@ def main() -> int:
         }
         without = run_suite(root, plugins, extras, accelerate=False, **common)
         with_ = run_suite(root, plugins, extras, accelerate=True, **common)
-    finally:
-        if not args.keep:
-            shutil.rmtree(scratch, ignore_errors=True)
+        status = compare(version, without, with_)
+        if status:
+            raise SystemExit(status)  # keeps the logs
+    return 0
 
+
+def compare(version: str, without: dict[str, str], with_: dict[str, str]) -> int:
+    """Print both runs' counts and every difference; 1 if the accelerator lost a test."""
     print(f"\nslixmpp {version} test suite, run against the installed slixmpp:")
     print(summary("without xmppwire:", without))
     print(summary("with xmppwire:", with_))

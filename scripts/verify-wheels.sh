@@ -16,7 +16,7 @@
 # Where a Docker daemon answers, one real cibuildwheel build (cp313 manylinux) runs too.
 #
 # Usage: scripts/verify-wheels.sh [--fast]
-#   --fast   configuration checks only: tests/test_packaging.py (validate-pyproject,
+#   --fast   configuration checks only: tests/packaging/test_packaging.py (validate-pyproject,
 #            check-jsonschema on both workflow copies, cibuildwheel's build identifiers,
 #            the free-threading declaration of every compiled module)
 #
@@ -102,9 +102,9 @@ XMPPWIRE_NO_EXTENSIONS=1 run_logged "$WORK/tools-install.log" \
 
 # --- configuration checks (the --fast part) ------------------------------------
 
-step "configuration checks: tests/test_packaging.py"
+step "configuration checks: tests/packaging/test_packaging.py"
 config_log=$WORK/config-checks.log
-(cd "$ROOT" && "$TOOLS/bin/python" -m pytest -p no:cacheprovider -rs tests/test_packaging.py) \
+(cd "$ROOT" && "$TOOLS/bin/python" -m pytest -p no:cacheprovider -rs tests/packaging/test_packaging.py) \
     >"$config_log" 2>&1 && config_status=0 || config_status=$?
 cat "$config_log"
 summary=$(pytest_summary "$config_log")
@@ -314,15 +314,17 @@ test_installed() {
     "$python" -m venv "$dir/venv"
     run_logged "$dir/install.log" "$dir/venv/bin/python" -m pip install "${wheel}[test]"
     mkdir -p "$dir/run"
-    # examples/ too: the interop tests run the example programs (as cibuildwheel's
-    # test-sources do).
+    # examples/ and scripts/ too: tests run the example programs and check the
+    # scripts (as cibuildwheel's test-sources do).
     cp -R "$src/tests" "$src/pyproject.toml" "$dir/run/"
-    if [ -d "$src/examples" ]; then cp -R "$src/examples" "$dir/run/"; fi
+    for extra in examples scripts; do
+        if [ -d "$src/$extra" ]; then cp -R "$src/$extra" "$dir/run/"; fi
+    done
     (
         cd "$dir/run" &&
             "$dir/venv/bin/python" "$WORK/where.py" "$expected" >"$dir/where.log" 2>&1 &&
             XMPPWIRE_EXPECT_IMPLEMENTATION=$expected "$dir/venv/bin/python" -m pytest \
-                -p no:cacheprovider --ignore=tests/test_packaging.py \
+                -p no:cacheprovider --ignore=tests/packaging/test_packaging.py \
                 "$@" "${PYTEST_EXTRA[@]}" tests >"$dir/pytest.log" 2>&1
     ) || {
         cat "$dir/where.log" >&2

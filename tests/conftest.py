@@ -25,9 +25,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
     found = sorted(_impl.implementations())
-    return f"xmppwire: active implementation {_impl.IMPLEMENTATION}; importable: {', '.join(found)}"
+    lines = [
+        f"xmppwire: active implementation {_impl.IMPLEMENTATION}; importable: {', '.join(found)}"
+    ]
+    # Installing a system package must never happen without a word: say so first.
+    from interop.prosody import install_notice_here
+
+    lines.append(install_notice_here())
+    return lines
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

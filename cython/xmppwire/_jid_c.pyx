@@ -477,8 +477,8 @@ cdef class JID:
         return hash(self._str)
 
     def __reduce__(self):
-        from xmppwire.jid import _restore
-        return (_restore, (self.localpart, self.domainpart, self.resourcepart))
+        from xmppwire._jid_pickle import restore
+        return (restore, (self.localpart, self.domainpart, self.resourcepart))
 
     def __copy__(self):
         return self

@@ -43,6 +43,23 @@ cdef extern from *:
        A fixed table: a new string replaces the old one in its slot, so the
        peer, who chooses the names, can't make it grow. Shared state, so
        only where the GIL guards it. */
+    /* 1 when every byte is ASCII, none below 0x20 and none '&': text that
+       needs no decoding at all. Eight bytes at a time, within the span. */
+    static CYTHON_INLINE int xw_plain_ascii(const unsigned char *p, Py_ssize_t n) {
+        const unsigned long long ones = 0x0101010101010101ULL;
+        const unsigned long long highs = 0x8080808080808080ULL;
+        unsigned long long w, a;
+        Py_ssize_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&w, p + i, 8);
+            a = w ^ (ones * '&');
+            if ((w | ((w - ones * 0x20) & ~w) | ((a - ones) & ~a)) & highs) return 0;
+        }
+        for (; i < n; i++)
+            if (p[i] >= 0x80 || p[i] < 0x20 || p[i] == '&') return 0;
+        return 1;
+    }
+
     #define XW_SLOTS 512
     #ifdef Py_GIL_DISABLED
     #define XW_CACHED 0
@@ -92,6 +109,7 @@ cdef extern from *:
     }
     """
     const unsigned char xw_tree_cc[256]
+    bint xw_plain_ascii(const unsigned char* p, Py_ssize_t n) noexcept
 
 
 cdef extern from *:
@@ -245,6 +263,11 @@ cdef str _decode(const unsigned char* p, Py_ssize_t n, bint attribute):
     cdef Py_ssize_t o, i
     cdef unsigned char c, high = 0
     cdef bint plain = True
+    if xw_plain_ascii(p, n):
+        # ASCII with nothing to decode, the common case: no UTF-8 decoder needed.
+        text = PyUnicode_New(n, 127)
+        memcpy(PyUnicode_DATA(text), p, n)
+        return text
     for i in range(n):
         c = p[i]
         high |= c
@@ -622,3 +645,101 @@ def element(bytes raw not None, tuple namespaces not None):
     walk.fresh = False
     walk.run(namespaces)
     return builder.close()
+
+
+# -- the event's accessors, compiled ------------------------------------------------------------
+#
+# ElementReceived's attribute properties and tree methods are Python code that
+# asks the event's reader; per stanza, that Python frame costs as much as the
+# read itself. When the compiled twins are in use they are replaced by these,
+# which read the event's slots directly and take the same way for an event of
+# either twin (the pure twin's events still go to the pure reader).
+
+cdef Py_ssize_t READER_SLOT = xw_slot_offset(ElementReceived.__dict__["_reader"])
+cdef object THIS_MODULE = None
+
+
+cdef inline object _reader_of(object event):
+    reader = <object>xw_slot_get(event, READER_SLOT)
+    if reader is None or reader is THIS_MODULE:
+        return None
+    return reader
+
+
+cdef inline dict _attrs_of(object event):
+    if type(event) is not ElementReceived:
+        raise TypeError(f"an ElementReceived, not {type(event).__name__}")
+    attrs = <object>xw_slot_get(event, ATTRS_SLOT)
+    if type(attrs) is dict:
+        return <dict>attrs
+    reader = _reader_of(event)
+    if reader is not None:
+        return reader.read_attributes(event)
+    return read_attributes(event)
+
+
+def _attrs_property(event):
+    return _attrs_of(event)
+
+
+def _to_property(event):
+    return _attrs_of(event).get("to")
+
+
+def _from_property(event):
+    return _attrs_of(event).get("from")
+
+
+def _id_property(event):
+    return _attrs_of(event).get("id")
+
+
+def _type_property(event):
+    return _attrs_of(event).get("type")
+
+
+def _get_method(event, name, default=None):
+    return _attrs_of(event).get(name, default)
+
+
+def _element_method(event):
+    if type(event) is not ElementReceived:
+        raise TypeError(f"an ElementReceived, not {type(event).__name__}")
+    raw = <object>xw_slot_get(event, RAW_SLOT)
+    header = <object>xw_slot_get(event, HEADER_SLOT)
+    reader = _reader_of(event)
+    if reader is not None:
+        return reader.element(raw, header.namespaces)
+    return element(raw, header.namespaces)
+
+
+def _build_method(event, target):
+    if type(event) is not ElementReceived:
+        raise TypeError(f"an ElementReceived, not {type(event).__name__}")
+    raw = <object>xw_slot_get(event, RAW_SLOT)
+    header = <object>xw_slot_get(event, HEADER_SLOT)
+    reader = _reader_of(event)
+    if reader is not None:
+        return reader.build(raw, header.namespaces, target)
+    return build(raw, header.namespaces, target)
+
+
+def install_event_accessors():
+    """Serve ElementReceived's attributes and trees from here (called by ``_impl``)."""
+    global THIS_MODULE
+    import sys
+
+    THIS_MODULE = sys.modules[__name__]
+    cls = ElementReceived
+    for name, getter in (
+        ("attrs", _attrs_property),
+        ("to", _to_property),
+        ("from_", _from_property),
+        ("id", _id_property),
+        ("type", _type_property),
+    ):
+        setattr(cls, name, property(getter, doc=cls.__dict__[name].__doc__))
+    for name, method in (("get", _get_method), ("element", _element_method),
+                         ("build", _build_method)):
+        method.__doc__ = cls.__dict__[name].__doc__
+        setattr(cls, name, method)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m xmppwire bench`` and ``python -m xmppwire split FILE``."""
+"""Command line: ``xmppwire bench`` and ``xmppwire split FILE`` (or ``python -m xmppwire ...``)."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def _names(text: str) -> list[str]:
 def _bench(args: argparse.Namespace) -> int:
     from . import bench
 
-    command = "python -m xmppwire bench" + (" " + shlex.join(args.argv) if args.argv else "")
+    command = f"{args.prog} bench" + (" " + shlex.join(args.argv) if args.argv else "")
     try:
         report = bench.run(
             size=args.size,
@@ -267,15 +267,20 @@ def _split(args: argparse.Namespace) -> int:
 # -- main --------------------------------------------------------------------
 
 
-def _parser() -> argparse.ArgumentParser:
+def _program_name(argv0: str) -> str:
+    """How the user called us: ``python -m xmppwire`` or the ``xmppwire`` console script."""
+    return "python -m xmppwire" if os.path.basename(argv0) == "__main__.py" else "xmppwire"
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
     from .bench.corpus import CORPORA, DEFAULT_SEED
     from .bench.runners import CONTENDERS
 
     top = argparse.ArgumentParser(
-        prog="python -m xmppwire",
+        prog=prog,
         description="xmppwire, the XMPP wire layer: benchmark it, or split a captured stream.",
     )
-    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND")
 
     contenders = "\n".join(f"  {c.key:<12} {c.label}: {c.how}" for c in CONTENDERS)
     bench = sub.add_parser(
@@ -403,8 +408,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     if argv is None:
         argv = sys.argv[1:]
-    args = _parser().parse_args(argv)
+    prog = _program_name(sys.argv[0])
+    parser = _parser(prog)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        # No command: show what there is rather than argparse's one-line complaint.
+        parser.print_help()
+        return 2
     args.argv = argv[1:]
+    args.prog = prog
     try:
         return int(args.handler(args))
     except BrokenPipeError:

@@ -15,6 +15,7 @@ import threading
 from typing import Any, Final
 
 from . import _jid_rules
+from ._jid_pickle import restore
 
 __all__ = [
     "DEFAULT_CACHE_SIZE",
@@ -268,9 +269,7 @@ class JID:
         return self
 
     def __reduce__(self) -> tuple[Any, ...]:
-        from .jid import _restore
-
-        return (_restore, (self._localpart, self._domainpart, self._resourcepart))
+        return (restore, (self._localpart, self._domainpart, self._resourcepart))
 
 
 _JID_TYPES: tuple[type, ...] = (JID,)

@@ -118,6 +118,13 @@ class StreamErrorError(ConnectFailed):
         self.condition = error.condition
 
 
+def _address(peername: Any) -> str:
+    if isinstance(peername, tuple) and len(peername) >= 2:
+        host, port = peername[0], peername[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(peername or "an unknown address")
+
+
 def _consume(future: asyncio.Future[Any]) -> None:
     # A failure nobody awaits (a server-side stream that never got ready)
     # must not be reported as "exception never retrieved".
@@ -404,6 +411,14 @@ class XMPPStream(asyncio.Protocol):
                 )
                 if session.state not in (SessionState.CLOSING, SessionState.CLOSED):
                     self._write(session.close())
+            elif kind is AuthenticationFailed:
+                # A server operator wants failed logins on record (password guessing).
+                log.warning(
+                    "failed login from %s: %s (%s)",
+                    _address(self._extra.get("peername")),
+                    event.condition,
+                    event.mechanism or "no mechanism",
+                )
             elif kind is CloseTransport:
                 self._write(session.data_to_send())
                 self._close_transport()
@@ -502,7 +517,9 @@ class XMPPStream(asyncio.Protocol):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._fail(TLSError(f"TLS handshake failed: {exc}"), transport)
+            failure = TLSError(f"TLS handshake failed: {exc}")
+            failure.__cause__ = exc  # an untrusted certificate shows as SSLCertVerificationError
+            self._fail(failure, transport)
             return
         if tls_transport is None or self._closed.done():
             self._fail(TLSError("the connection ended during the TLS handshake"), transport)

@@ -39,14 +39,6 @@ else:
 split = _jid_rules.split
 
 
-def _restore(localpart: str | None, domainpart: str, resourcepart: str | None) -> JID:
-    # Pickles name this function rather than a twin's, so that a JID pickled
-    # where the compiled twins run unpickles where they don't, and the other
-    # way round. The parts were enforced, but maybe under another Unicode
-    # version: they are enforced again.
-    return JID.from_parts(localpart, domainpart, resourcepart)
-
-
 def _loaded() -> Iterator[ModuleType]:
     # Both twins may be in use (tests, benchmarks); neither is imported here.
     for name in ("xmppwire._jid_py", "xmppwire._jid_c"):

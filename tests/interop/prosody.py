@@ -31,9 +31,11 @@ import trustme
 
 __all__ = [
     "DEFAULT_USERS",
+    "NO_INSTALL_VARIABLE",
     "ProsodyInstance",
     "ProsodyUnavailable",
     "ensure_prosody",
+    "install_notice",
     "prosody_server",
     "prosody_shell",
 ]
@@ -51,6 +53,11 @@ _INSTALL_LOCK = Path(tempfile.gettempdir()) / "xmppwire-prosody-install.lock"
 _SEARCH_PATH = os.pathsep.join(
     [os.environ.get("PATH", ""), "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"]
 )
+
+
+#: Set to 1 and Prosody is never installed: the tests that need it skip instead
+#: (or fail, under XMPPWIRE_REQUIRE_INTEROP=1).
+NO_INSTALL_VARIABLE = "XMPPWIRE_NO_APT_INSTALL"
 
 
 class ProsodyUnavailable(Exception):
@@ -115,8 +122,38 @@ def _have_package_lists() -> bool:
     return lists.is_dir() and any(lists.glob("*_Packages*"))
 
 
+def _opted_out() -> bool:
+    return os.environ.get(NO_INSTALL_VARIABLE) == "1"
+
+
+def install_notice(*, found: str | None, root: bool, have_apt: bool, opted_out: bool) -> str:
+    """The line the test run prints about Prosody, before anything is installed."""
+    if found:
+        return f"prosody: {found}"
+    if opted_out:
+        return f"prosody: not installed; {NO_INSTALL_VARIABLE}=1, so the interop tests skip"
+    if not (root and have_apt):
+        return "prosody: not installed, and installing needs root and apt-get: interop tests skip"
+    return (
+        "prosody: not installed; the interop tests install Debian's package now with "
+        f"apt-get (as root). To skip them instead: {NO_INSTALL_VARIABLE}=1"
+    )
+
+
+def install_notice_here() -> str:
+    """``install_notice()`` for this machine and environment."""
+    return install_notice(
+        found=_which("prosody"),
+        root=os.geteuid() == 0,
+        have_apt=_which("apt-get") is not None,
+        opted_out=_opted_out(),
+    )
+
+
 def _apt_install() -> None:
     apt_get = _which("apt-get")
+    if _opted_out():
+        raise ProsodyUnavailable(f"prosody is not installed and {NO_INSTALL_VARIABLE}=1")
     if apt_get is None:
         raise ProsodyUnavailable("prosody is not installed and there is no apt-get")
     if os.geteuid() != 0:
@@ -142,7 +179,8 @@ def ensure_prosody() -> tuple[str, str]:
     """The paths of ``prosody`` and ``prosodyctl``, installing them if needed.
 
     Raises ``ProsodyUnavailable`` when they are missing and can't be installed
-    here: no apt-get, not root, or apt-get failing (its output is in the message).
+    here: no apt-get, not root, ``XMPPWIRE_NO_APT_INSTALL=1``, or apt-get failing
+    (its output is in the message). The test run's header says which, up front.
     """
     prosody, prosodyctl = _which("prosody"), _which("prosodyctl")
     if prosody and prosodyctl:

@@ -18,37 +18,46 @@ one lives in the session itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Generic, Protocol, TypeVar
 
 from ..errors import LocalProtocolError
 from .states import SessionState
 
-if TYPE_CHECKING:
-    from .connection import StreamSession
+__all__ = ["LinkLocalRegistry", "LinkedSession"]
 
-__all__ = ["LinkLocalRegistry"]
+
+class LinkedSession(Protocol):
+    """What the registry needs of a session: its state (a ``StreamSession`` has it)."""
+
+    @property
+    def state(self) -> SessionState: ...
+
+
+_Session = TypeVar("_Session", bound=LinkedSession)
 
 
 @dataclass(slots=True)
-class _Link:
-    session: StreamSession
+class _Link(Generic[_Session]):
+    session: _Session
     outgoing: bool
 
 
-class LinkLocalRegistry:
+class LinkLocalRegistry(Generic[_Session]):
+    """The link-local sessions of one local user (``StreamSession`` objects), by contact."""
+
     def __init__(self) -> None:
-        self._links: dict[tuple[str, str], _Link] = {}
+        self._links: dict[tuple[str, str], _Link[_Session]] = {}
 
     def may_connect(self, local: str, remote: str) -> bool:
         """Whether a new connection to ``remote`` may be opened now."""
         return (local, remote) not in self._links
 
-    def session_for(self, local: str, remote: str) -> StreamSession | None:
+    def session_for(self, local: str, remote: str) -> _Session | None:
         """The live session with ``remote``, if any (the one to send stanzas on)."""
         link = self._links.get((local, remote))
         return link.session if link else None
 
-    def claim_outgoing(self, local: str, remote: str, session: StreamSession) -> None:
+    def claim_outgoing(self, local: str, remote: str, session: _Session) -> None:
         """Register an outgoing connection; ``LocalProtocolError`` if one exists or is closing."""
         link = self._links.get((local, remote))
         if link is not None:
@@ -58,7 +67,7 @@ class LinkLocalRegistry:
             )
         self._links[(local, remote)] = _Link(session, outgoing=True)
 
-    def accept_incoming(self, local: str, remote: str, session: StreamSession) -> bool:
+    def accept_incoming(self, local: str, remote: str, session: _Session) -> bool:
         """Register an incoming connection, or return False: it gets ``conflict``."""
         key = (local, remote)
         link = self._links.get(key)
@@ -78,7 +87,7 @@ class LinkLocalRegistry:
             return True
         return False
 
-    def release(self, session: StreamSession) -> None:
+    def release(self, session: _Session) -> None:
         """Forget ``session``: it is over. Called by the session when it reaches CLOSED."""
         for key, link in list(self._links.items()):
             if link.session is session:

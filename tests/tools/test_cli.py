@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from xmppwire import _impl
 from xmppwire.bench.corpus import CORPORA
 from xmppwire.bench.runners import CONTENDERS
 
-TRANSCRIPT = Path(__file__).parent / "data" / "prosody-0.12-c2s-transcript.txt"
+TRANSCRIPT = Path(__file__).parents[1] / "data" / "prosody-0.12-c2s-transcript.txt"
 
 LINE = re.compile(r"^\s*(\d+)\s+(\S+)\s+(\d+)?\s*(.*)$")
 
@@ -306,6 +307,29 @@ def test_bench_json_reports_every_element_seen() -> None:
             assert row["mb_per_s"] > 0 and row["stanzas_per_s"] > 0
     python_twin = next(r for r in report["results"] if r["contender"] == "xmppwire-py")
     assert python_twin["error"] is None and python_twin["elements"] == corpus["elements"]
+
+
+def test_no_command_prints_the_commands() -> None:
+    result = xmppwire()
+    assert result.returncode == 2
+    assert result.stdout.startswith("usage: python -m xmppwire [-h] COMMAND ...")
+    for command in ("bench", "split"):
+        assert re.search(rf"^\s+{command}\s+\S", result.stdout, re.MULTILINE), result.stdout
+
+
+def test_console_script_names_itself_in_its_help() -> None:
+    """The ``xmppwire`` command pip installed says ``usage: xmppwire``."""
+    name = "xmppwire.exe" if sys.platform == "win32" else "xmppwire"
+    script = Path(sysconfig.get_path("scripts")) / name
+    if not script.exists():
+        pytest.fail(f"the console script {script} is not installed")
+    result = subprocess.run([str(script), "split", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: xmppwire split [-h]")
+    assert "python -m" not in result.stdout
+    bare = subprocess.run([str(script)], capture_output=True, text=True)
+    assert bare.returncode == 2
+    assert bare.stdout.startswith("usage: xmppwire [-h] COMMAND ...")
 
 
 def test_bench_help_documents_its_options() -> None:

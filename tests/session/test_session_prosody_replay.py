@@ -34,7 +34,7 @@ from xmppwire.session import (
     StreamSession,
 )
 
-TRANSCRIPT = Path(__file__).parent / "data" / "prosody-0.12-c2s-transcript.txt"
+TRANSCRIPT = Path(__file__).parents[1] / "data" / "prosody-0.12-c2s-transcript.txt"
 LINE = re.compile(r"^\s*[\d.]+ms DEBUG slixmpp\.xmlstream\.xmlstream: (SEND|RAW RECV): (.*)$")
 WRAP = b"<w xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
 

@@ -199,10 +199,101 @@ def test_header_errors(StreamParser, header, condition):
     assert b"<stream:features" not in data
 
 
-def test_host_unknown_header_names_the_host_asked_for(StreamParser):
-    session = server(StreamParser)
-    session.receive_data(C2S_HEADER.replace(b"example.com", b"nope.test"))
-    assert b"from='nope.test'" in session.data_to_send()
+def feed(session, data: bytes, delivery: str) -> list:
+    """``data`` into ``session`` in one read, or one byte per read."""
+    if delivery == "whole":
+        return session.receive_data(data)
+    events = []
+    for i in range(len(data)):
+        events.extend(session.receive_data(data[i : i + 1]))
+    return events
+
+
+def response_header(data: bytes) -> bytes:
+    start = data.index(b"<stream:stream")
+    return data[start : data.index(b">", start) + 1]
+
+
+@pytest.mark.parametrize("delivery", ["whole", "bytewise"])
+@pytest.mark.parametrize(
+    ("header", "condition"),
+    [
+        (C2S_HEADER.replace(b"example.com", b"nope.test"), "host-unknown"),
+        (C2S_HEADER.replace(b" to='example.com'", b""), "improper-addressing"),
+    ],
+)
+def test_error_header_names_our_own_host_not_the_one_asked_for(
+    StreamParser, header, condition, delivery
+):
+    """RFC 6120 §4.9.1.3: 'from' is our authoritative hostname (the first domain served)."""
+    session = server(StreamParser, domains=["example.com", "example.org"])
+    events = feed(session, header, delivery)
+    assert [e.error.condition for e in events if type(e) is StreamErrorSent] == [condition]
+    sent = response_header(session.data_to_send())
+    assert b"from='example.com'" in sent
+    assert b"nope.test" not in sent
+
+
+@pytest.mark.parametrize("delivery", ["whole", "bytewise"])
+def test_error_header_keeps_a_served_host_asked_for(StreamParser, delivery):
+    """A header error for a domain we do serve still answers from that domain."""
+    session = server(StreamParser, domains=["example.com", "example.org"])
+    header = C2S_HEADER.replace(b"example.com", b"example.org").replace(b"1.0", b"2.0")
+    events = feed(session, header, delivery)
+    assert [e.error.condition for e in events if type(e) is StreamErrorSent] == [
+        "unsupported-version"
+    ]
+    assert b"from='example.org'" in response_header(session.data_to_send())
+
+
+PEER_ERROR = b"<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"
+
+
+@pytest.mark.parametrize("delivery", ["whole", "bytewise"])
+def test_nothing_is_delivered_after_the_peers_stream_error_in_the_same_read(StreamParser, delivery):
+    """RFC 6120 §4.9.1.1: a stream error is unrecoverable; what follows it is not processed."""
+    pair = negotiated(StreamParser)
+    data = b"<message id='before'/>" + PEER_ERROR + b"<message id='after'/></stream:stream>"
+    events = feed(pair.a, data, delivery)
+    assert [type(e).__name__ for e in events] == [
+        "StanzaReceived",
+        "StreamErrorReceived",
+        "PeerClosed",
+        "CloseTransport",
+    ]
+    assert events[0].element.id == "before"
+    assert pair.a.state is SessionState.CLOSED
+    assert pair.a.data_to_send() == b"</stream:stream>"
+
+
+@pytest.mark.parametrize("delivery", ["whole", "bytewise"])
+def test_nothing_is_delivered_after_the_peers_stream_error_in_later_reads(StreamParser, delivery):
+    """Stanzas arriving after the error, read by read, are dropped; EOF still ends it."""
+    pair = negotiated(StreamParser)
+    events = feed(pair.b, PEER_ERROR, delivery)
+    assert [type(e).__name__ for e in events] == ["StreamErrorReceived"]
+    assert pair.b.state is SessionState.CLOSING
+    assert pair.b.data_to_send() == b"</stream:stream>"
+    later = feed(pair.b, b"<message id='late'/><presence/> <iq type='get' id='x'/>", delivery)
+    assert later == []
+    assert pair.b.state is SessionState.CLOSING
+    assert pair.b.receive_data(b"") == [CloseTransport(reason="eof")]
+    assert pair.b.state is SessionState.CLOSED
+
+
+@pytest.mark.parametrize("delivery", ["whole", "bytewise"])
+def test_nothing_is_delivered_after_a_stream_error_during_negotiation(StreamParser, delivery):
+    """The server's error ends negotiation: a stanza after it is neither delivered nor refused."""
+    session = client(StreamParser, tls=TLSPolicy.DISABLED)
+    session.open()
+    header = (
+        b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'"
+        b" from='example.com' id='s1' version='1.0'>"
+    )
+    events = feed(session, header + PEER_ERROR + b"<message id='after'/>", delivery)
+    assert [type(e).__name__ for e in events] == ["HeaderReceived", "StreamErrorReceived"]
+    events = feed(session, b"<message id='later'/></stream:stream>", delivery)
+    assert [type(e).__name__ for e in events] == ["PeerClosed", "CloseTransport"]
 
 
 def test_version_negotiation_takes_the_lower(StreamParser):

@@ -10,9 +10,12 @@ corpora and in a recorded Prosody session).
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -26,9 +29,23 @@ require_module("twisted")
 
 from twisted.words.protocols.jabber import jid as twisted_jid  # noqa: E402
 
-from test_jid_rfc import INVALID, VALID  # noqa: E402
 from xmppwire.integrations import _twisted_jid as fast  # noqa: E402
 
+
+def sibling_module(relative: str) -> ModuleType:
+    """A helper module from another test directory, each of which is its own import root."""
+    path = Path(__file__).resolve().parents[1] / relative
+    if path.stem not in sys.modules:
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module
+        spec.loader.exec_module(module)
+    return sys.modules[path.stem]
+
+
+jid_rfc = sibling_module("jid/test_jid_rfc.py")
+VALID, INVALID = jid_rfc.VALID, jid_rfc.INVALID
 TWISTED_PARSE = fast._TWISTED_PARSE
 TWISTED_PREP = fast._TWISTED_PREP
 
@@ -139,7 +156,7 @@ def real_jids() -> list[str]:
     address = re.compile(rb"""\b(?:from|to|jid)=['"]([^'"]+)['"]""")
     for name in CORPORA:
         found.update(m.decode() for m in address.findall(generate(name, 300_000).data))
-    transcript = Path(__file__).parent / "data" / "prosody-0.12-c2s-transcript.txt"
+    transcript = Path(__file__).parents[1] / "data" / "prosody-0.12-c2s-transcript.txt"
     found.update(m.decode() for m in address.findall(transcript.read_bytes()))
     return sorted(found)
 

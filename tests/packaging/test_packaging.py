@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / "wheels.yml"
 WORKFLOW_COPY = ROOT / ".github" / "workflows" / "wheels.yml"
 

@@ -16,7 +16,7 @@ from xmppwire import (
     WhitespaceReceived,
 )
 
-TRANSCRIPT = Path(__file__).parent / "data" / "prosody-0.12-c2s-transcript.txt"
+TRANSCRIPT = Path(__file__).parents[1] / "data" / "prosody-0.12-c2s-transcript.txt"
 HEADER = (
     b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
     b"xmlns:stream='http://etherx.jabber.org/streams' version='1.0' from='example.com'>"

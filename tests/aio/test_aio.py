@@ -40,25 +40,6 @@ USERS = {"juliet": "r0m30", "romeo": "juliet!"}
 TIMEOUT = 10
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def server_context(ca: trustme.CA) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(DOMAIN).configure_cert(context)
-    return context
-
-
-@pytest.fixture(scope="module")
-def client_context(ca: trustme.CA) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return context
-
-
 _outer: set[asyncio.Task[Any]] = set()
 # The server task that ran each Recorder's handler, by its stream.
 _serving: dict[aio.XMPPStream, asyncio.Task[Any]] = {}

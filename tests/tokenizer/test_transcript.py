@@ -22,7 +22,7 @@ from xmppwire.events import (
     WhitespaceReceived,
 )
 
-TRANSCRIPT = Path(__file__).parent / "data" / "prosody-0.12-c2s-transcript.txt"
+TRANSCRIPT = Path(__file__).parents[1] / "data" / "prosody-0.12-c2s-transcript.txt"
 RESTARTS = {(TLS_NS, "proceed"), (SASL_NS, "success")}
 CLIENT = "jabber:client"
 BIND = "urn:ietf:params:xml:ns:xmpp-bind"
