@@ -503,3 +503,28 @@ def test_every_element_owns_its_attributes_and_children(impl: Implementation) ->
     assert len({id(e.localPrefixes) for e in every}) == 5
     every[0]["to"] = "changed"
     assert [e.attributes for e in every] == [{"to": "changed"}, {}, {"x": "1"}, {}, {}]
+
+
+def test_standalone_documents_parsed_with_element_stream_keep_working(
+    impl: Implementation,
+) -> None:
+    """Code that parses a lone document through domish.elementStream() (wokkel's
+    parseXml does) gets twisted's result: such a document is not an XMPP stream."""
+
+    def parse_document(text: str) -> domish.Element:
+        roots: list[domish.Element] = []
+        stream = domish.elementStream()
+        stream.DocumentStartEvent = roots.append
+        stream.ElementEvent = lambda element: roots[0].addChild(element)
+        stream.DocumentEndEvent = lambda: None
+        stream.parse(text)
+        return roots[0]
+
+    document = (
+        "<message xmlns='jabber:client' to='a@example.com'><!-- kept -->"
+        "<body>hi &amp; bye</body><x xmlns='urn:x'/></message>"
+    )
+    expected = parse_document(document).toXml()
+    with accelerated(impl):
+        assert isinstance(domish.elementStream(), accelerator.XMPPWireElementStream)
+        assert parse_document(document).toXml() == expected
