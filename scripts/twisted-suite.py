@@ -79,6 +79,7 @@ run()
 """
 
 OUTCOME = re.compile(r"^(twisted\.words\.test\.\S+) \.\.\. \[([A-Z ]+)\]$")
+STREAMS = re.compile(r"^xmppwire \(\w+\) parsed (\d+) streams$")
 KINDS = {
     "OK": "passed",
     "FAILURE": "failed",
@@ -90,7 +91,28 @@ KINDS = {
 }
 
 
-def run_suite(*, accelerate: bool, pure_python: bool, scratch: str) -> dict[str, str]:
+def parse_outcomes(output: str) -> tuple[dict[str, str], int | None]:
+    """Test id -> outcome from trial's bwverbose output, and the streams xmppwire parsed."""
+    result: dict[str, str] = {}
+    streams = None
+    for line in output.splitlines():
+        found = OUTCOME.match(line)
+        if found:
+            # A test class imported into a second module runs, and is listed, twice.
+            test = found[1]
+            while test in result:
+                test += " (again)"
+            result[test] = KINDS.get(found[2], found[2].lower())
+            continue
+        parsed = STREAMS.match(line)
+        if parsed:
+            streams = int(parsed[1])
+    return result, streams
+
+
+def run_suite(
+    *, accelerate: bool, pure_python: bool, scratch: str
+) -> tuple[dict[str, str], int | None]:
     label = "with xmppwire" if accelerate else "without"
     trial_args = ["--reporter=bwverbose", f"--temp-directory={scratch}/_trial_temp", *MODULES]
     if accelerate:
@@ -102,21 +124,14 @@ def run_suite(*, accelerate: bool, pure_python: bool, scratch: str) -> dict[str,
         env["XMPPWIRE_NO_EXTENSIONS"] = "1"
     print(f"\n=== twisted's XMPP tests, {label}", flush=True)
     done = subprocess.run(argv, cwd=scratch, env=env, capture_output=True, text=True, check=False)
-    result: dict[str, str] = {}
     for line in done.stdout.splitlines():
-        found = OUTCOME.match(line)
-        if found:
-            # A test class imported into a second module runs, and is listed, twice.
-            test = found[1]
-            while test in result:
-                test += " (again)"
-            result[test] = KINDS.get(found[2], found[2].lower())
-        elif line.startswith(("Ran ", "PASSED", "FAILED", "xmppwire ")):
+        if line.startswith(("Ran ", "PASSED", "FAILED", "xmppwire ")):
             print(line)
+    result, streams = parse_outcomes(done.stdout)
     if not result:
         print(done.stdout[-3000:], done.stderr[-3000:])
         raise SystemExit(f"trial reported no tests ({label})")
-    return result
+    return result, streams
 
 
 def summary(name: str, result: dict[str, str]) -> str:
@@ -124,6 +139,28 @@ def summary(name: str, result: dict[str, str]) -> str:
     counts = {kind: sum(1 for o in result.values() if o == kind) for kind in kinds}
     listed = ", ".join(f"{counts[k]} {k}" for k in kinds)
     return f"{name:<22} {listed} ({len(result)} tests)"
+
+
+def compare(without: dict[str, str], with_: dict[str, str], streams: int | None) -> int:
+    """Print how the runs differ; 1 when the accelerator lost a test or did not run."""
+    print(summary("without xmppwire:", without))
+    print(summary("with xmppwire:", with_))
+    differing = sorted(t for t in without.keys() | with_.keys() if without.get(t) != with_.get(t))
+    for test in differing:
+        print(f"  differs: {test}: {without.get(test, 'absent')} -> {with_.get(test, 'absent')}")
+        if test in EXPECTED_DIFFERENCES:
+            print(f"    expected: {EXPECTED_DIFFERENCES[test]}")
+    lost = [t for t in differing if without.get(t) == "passed" and t not in EXPECTED_DIFFERENCES]
+    if lost:
+        print(f"{len(lost)} test(s) pass only without the accelerator, unexplained")
+        return 1
+    if without.keys() != with_.keys():
+        print("the two runs did not run the same tests")
+        return 1
+    if not streams:
+        print("xmppwire parsed no stream: the accelerator was not in use")
+        return 1
+    return 0
 
 
 def main() -> int:
@@ -137,25 +174,10 @@ def main() -> int:
     import twisted
 
     with tempfile.TemporaryDirectory(prefix="xmppwire-twisted-suite-") as scratch:
-        without = run_suite(accelerate=False, pure_python=args.pure_python, scratch=scratch)
-        with_ = run_suite(accelerate=True, pure_python=args.pure_python, scratch=scratch)
-
+        without, _ = run_suite(accelerate=False, pure_python=args.pure_python, scratch=scratch)
+        with_, streams = run_suite(accelerate=True, pure_python=args.pure_python, scratch=scratch)
     print(f"\ntwisted {twisted.__version__}: XMPP tests of twisted.words.test")
-    print(summary("without xmppwire:", without))
-    print(summary("with xmppwire:", with_))
-    differing = sorted(t for t in without.keys() | with_.keys() if without.get(t) != with_.get(t))
-    for test in differing:
-        print(f"  differs: {test}: {without.get(test, 'absent')} -> {with_.get(test, 'absent')}")
-        if test in EXPECTED_DIFFERENCES:
-            print(f"    expected: {EXPECTED_DIFFERENCES[test]}")
-    lost = [t for t in differing if without.get(t) == "passed" and t not in EXPECTED_DIFFERENCES]
-    if lost:
-        print(f"{len(lost)} test(s) pass only without the accelerator, unexplained")
-        return 1
-    if len(without) != len(with_):
-        print("the two runs did not run the same tests")
-        return 1
-    return 0
+    return compare(without, with_, streams)
 
 
 if __name__ == "__main__":
