@@ -14,7 +14,6 @@ from __future__ import annotations
 import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -30,6 +29,7 @@ from ..events import (
 from ..jid import JID
 from ..limits import DEFAULT_LIMITS, Limits
 from . import binding, sasl
+from .deadlines import DEFAULT_TIMEOUTS, Deadline, DeadlineAction, DeadlineKeeper, Timeouts
 from .events import (
     Authenticated,
     AuthenticationFailed,
@@ -65,19 +65,6 @@ __all__ = ["Deadline", "StreamSession"]
 
 _CLOSE_TAG = b"</stream:stream>"
 _STANZA_NAMES = frozenset({"message", "presence", "iq"})
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Deadline:
-    """A timeout the session wants: call ``deadline_passed(deadline)`` after ``seconds``.
-
-    A deadline the session no longer holds (the peer answered in time) is
-    ignored when reported, so a timer that can't be cancelled does no harm.
-    """
-
-    kind: str
-    seconds: float
-    serial: int
 
 
 class _Phase(Enum):
@@ -122,8 +109,9 @@ class StreamSession:
     link-local), ``tls_active`` (TLS from the first byte, XEP-0368) with its
     ``channel_binding``, ``allow_plain_without_tls``, ``lang``,
     ``close_timeout`` (seconds), ``registry`` (link-local), ``parser_factory``
-    (a ``StreamParser`` class; the active implementation by default) and
-    ``limits``.
+    (a ``StreamParser`` class; the active implementation by default),
+    ``limits`` and ``timeouts`` (negotiation and idle deadlines, see
+    :mod:`xmppwire.session.deadlines`).
     """
 
     def __init__(
@@ -150,6 +138,7 @@ class StreamSession:
         registry: LinkLocalRegistry | None = None,
         parser_factory: Callable[..., Any] | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
     ) -> None:
         self._role = role
         self._kind = kind
@@ -241,8 +230,9 @@ class StreamSession:
         self._peer_jid: str | None = None
         self._peer_spoke = False
         self._held: list[bytes] = []
-        self._deadline: Deadline | None = None
-        self._deadline_serial = 0
+        self._deadlines = DeadlineKeeper(timeouts, close_timeout)
+        if role is Role.RECEIVER:
+            self._deadlines.negotiating()
 
     # ------------------------------------------------------------------ state
 
@@ -293,7 +283,7 @@ class StreamSession:
     @property
     def deadline(self) -> Deadline | None:
         """The deadline the session currently wants, or ``None``."""
-        return self._deadline
+        return self._deadlines.current
 
     @property
     def close_sent(self) -> bool:
@@ -417,10 +407,10 @@ class StreamSession:
 
     def deadline_passed(self, deadline: Deadline) -> list[Event]:
         """Report that ``deadline`` passed. A stale one is ignored."""
-        if deadline != self._deadline:
+        action = self._deadlines.passed(deadline)
+        if action is None:
             return []
-        self._fire(Trigger.CLOSE_TIMEOUT)
-        return [CloseTransport(reason="timeout")]
+        return _on_deadline(self, action)
 
     def connection_lost(self) -> list[Event]:
         """The transport is gone (reset, closed): the stream is over."""
@@ -436,6 +426,7 @@ class StreamSession:
         """Bytes from the peer (decrypted, once TLS is up). ``b""`` means end of input."""
         if not data:
             return self.connection_lost()
+        self._deadlines.heard()
         if self._state is SessionState.STARTING_TLS:
             raise LocalProtocolError("TLS must be started first: these bytes belong to TLS")
         events: list[Event] = []
@@ -526,13 +517,14 @@ class StreamSession:
     def _fire(self, trigger: Trigger) -> None:
         new = next_state(self._role, self._state, trigger)
         old, self._state = self._state, new
-        if new is SessionState.CLOSING and old is not SessionState.CLOSING:
-            self._deadline_serial += 1
-            self._deadline = Deadline(
-                kind="close", seconds=self._close_timeout, serial=self._deadline_serial
-            )
-        elif new is SessionState.CLOSED and old is not SessionState.CLOSED:
-            self._deadline = None
+        if new is old:
+            return
+        if new is SessionState.CLOSING:
+            self._deadlines.closing()
+        elif new is SessionState.READY:
+            self._deadlines.ready()
+        elif new is SessionState.CLOSED:
+            self._deadlines.closed()
             if self._registry is not None:
                 self._registry.release(self)
 
@@ -1001,6 +993,32 @@ class StreamSession:
         self._outbox.append(binding.build_bind_result(request.iq_id, self._peer_jid))
         self._fire(Trigger.NEGOTIATED)
         events.append(StreamReady(jid=self._local, peer=self._peer_jid))
+
+
+def _on_deadline(session: StreamSession, action: DeadlineAction) -> list[Event]:
+    """Carry out what a passed deadline asks for."""
+    if action is DeadlineAction.CLOSE_TRANSPORT:
+        session._fire(Trigger.CLOSE_TIMEOUT)
+        return [CloseTransport(reason="timeout")]
+    if action is DeadlineAction.NEGOTIATION_TIMEOUT:
+        message = "the stream was not negotiated in time"
+        if session._state is SessionState.STARTING_TLS:
+            # Mid-handshake nothing can be written in the clear any more.
+            session._fire(Trigger.EOF)
+            return [CloseTransport(reason="timeout")]
+        session._fire(Trigger.SEND_ERROR)
+        session._write_error(build_stream_error("connection-timeout", text=message))
+        error = StreamError(condition="connection-timeout", text=message)
+        return [StreamErrorSent(error=error, message=message)]
+    if action is DeadlineAction.KEEPALIVE:
+        receiver = session.role is Role.RECEIVER
+        session._outbox.append(
+            session._deadlines.keepalive(session._local if receiver else None, session.peer)
+        )
+        return []
+    # Idle: XEP-0190's close, no error, so nothing in flight is lost.
+    session.close()
+    return []
 
 
 def _check_channel_binding(channel_binding: tuple[str, bytes] | None) -> None:
