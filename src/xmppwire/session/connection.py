@@ -1017,7 +1017,8 @@ def _on_deadline(session: StreamSession, action: DeadlineAction) -> list[Event]:
         )
         return []
     # Idle: XEP-0190's close, no error, so nothing in flight is lost.
-    session.close()
+    # close() hands its bytes back; they wait in the outbox like the rest.
+    session._outbox.append(session.close())
     return []
 
 
