@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from session_pair import Pair, client, server
 from xmppwire.session import (
     CloseTransport,
     Deadline,
@@ -18,8 +19,6 @@ from xmppwire.session import (
     Timeouts,
     TLSPolicy,
 )
-
-from session_pair import Pair, client, server
 
 C2S_HEADER = (
     b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "

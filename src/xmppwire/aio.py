@@ -191,6 +191,7 @@ class XMPPStream(asyncio.Protocol):
         self._tokens = self._burst
         self._tokens_at = self._loop.time()
         self._rate_timer: asyncio.TimerHandle | None = None
+        self._rate_held = bytearray()
         self._refuse_with = refuse_with
         #: The peer's ``<stream:error/>``, if it sent one.
         self.stream_error: StreamError | None = None
@@ -383,6 +384,16 @@ class XMPPStream(asyncio.Protocol):
             # our tls_started(): they belong to the restarted stream.
             self._tls_pending.append(bytes(data))
             return
+        if self._rate is not None:
+            if self._rate_held:
+                self._rate_held += data
+                return
+            data = self._within_rate(data)
+            if not data:
+                return
+        self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
         try:
             events = self._session.receive_data(data)
         except LocalProtocolError as exc:
@@ -392,10 +403,12 @@ class XMPPStream(asyncio.Protocol):
         self._dispatch(events)
         if self._over_backlog(1):
             self._pause("backlog")
-        if self._rate is not None:
-            self._spend(len(data))
 
     def eof_received(self) -> bool | None:
+        if self._rate_held and not self._closed.done():
+            # The peer is done sending: what the rate limit held goes now.
+            held, self._rate_held = bytes(self._rate_held), bytearray()
+            self._feed(held)
         if not self._closed.done():
             self._dispatch(self._session.receive_data(b""))
         return None
@@ -494,21 +507,40 @@ class XMPPStream(asyncio.Protocol):
         if transport is not None and self._tls_pending is None and not transport.is_closing():
             transport.resume_reading()
 
-    def _spend(self, size: int) -> None:
-        """Take ``size`` bytes from the rate limit's bucket; out of tokens,
-        reading pauses until the bucket is back to zero (nothing is dropped)."""
+    def _within_rate(self, data: bytes) -> bytes:
+        """The part of ``data`` the byte-rate limit lets through now; the rest
+        is held (reading paused) and fed as the bucket refills: delayed, not dropped."""
         rate = self._rate
         assert rate is not None
         now = self._loop.time()
-        self._tokens = min(self._burst, self._tokens + (now - self._tokens_at) * rate) - size
+        self._tokens = min(self._burst, self._tokens + (now - self._tokens_at) * rate)
         self._tokens_at = now
-        if self._tokens < 0 and self._rate_timer is None and not self._closed.done():
+        allowed = max(0, min(len(data), int(self._tokens)))
+        self._tokens -= allowed
+        if allowed < len(data):
+            self._rate_held += data[allowed:]
             self._pause("rate")
-            self._rate_timer = self._loop.call_later(-self._tokens / rate, self._refilled)
+            self._schedule_refill()
+        return data[:allowed]
+
+    def _schedule_refill(self) -> None:
+        rate = self._rate
+        assert rate is not None
+        # Wait until the held bytes (or a burst's worth) may pass.
+        want = min(len(self._rate_held), max(self._burst, 1.0))
+        delay = max(0.0, (want - self._tokens) / rate)
+        self._rate_timer = self._loop.call_later(delay, self._refilled)
 
     def _refilled(self) -> None:
         self._rate_timer = None
-        self._resume("rate")
+        held, self._rate_held = bytes(self._rate_held), bytearray()
+        if self._closed.done() or not held:
+            return
+        passing = self._within_rate(held)
+        if passing:
+            self._feed(passing)
+        if not self._rate_held and not self._closed.done():
+            self._resume("rate")
 
     def _not_ready(self, exc: BaseException) -> None:
         if not self._ready.done():
@@ -1057,5 +1089,9 @@ def serve_link_local(
 
 
 async def _listen(server: XMPPServer, host: str, port: int) -> XMPPServer:
-    server._server = await asyncio.get_running_loop().create_server(server._accept, host, port)
+    # A deeper accept queue than asyncio's 100: bursts of connections (a
+    # reconnect storm, a load test) are refused by limits we chose, not by the kernel.
+    server._server = await asyncio.get_running_loop().create_server(
+        server._accept, host, port, backlog=1024
+    )
     return server
