@@ -635,6 +635,7 @@ class XMPPStream(asyncio.Protocol):
             self._fail(TLSError("the connection ended during the TLS handshake"), transport)
             return
         self._transport = tls_transport
+        _shrink_tls_read_buffer(tls_transport)
         if self._paused_for:
             tls_transport.pause_reading()
         early, self._tls_pending = self._tls_pending or [], None
@@ -694,6 +695,35 @@ class XMPPStream(asyncio.Protocol):
         if tls_task is not None and not tls_task.done():
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait([tls_task], timeout=self._close_timeout)
+
+
+#: One TLS record as it travels: 16 KiB of plaintext plus header and overhead.
+_TLS_READ_BUFFER = 16_384 + 1_024
+
+
+def _shrink_tls_read_buffer(transport: asyncio.BaseTransport) -> None:
+    """Give asyncio's SSL protocol a one-record receive buffer instead of 256 KiB.
+
+    Since Python 3.11 ``asyncio.sslproto.SSLProtocol`` keeps a 256 KiB
+    ``bytearray`` per connection for the bytes read from the socket: most of
+    what an idle TLS connection costs (docs/aio.md). Reads smaller than that
+    are fine (TLS records are reassembled in its ``MemoryBIO``); only our own
+    connections are changed, and only when the attributes are where 3.11-3.13
+    keep them: otherwise asyncio is left as it is.
+    """
+    protocol = getattr(transport, "_ssl_protocol", None)
+    buffer = getattr(protocol, "_ssl_buffer", None)
+    if (
+        not isinstance(buffer, bytearray)
+        or len(buffer) <= _TLS_READ_BUFFER
+        or not isinstance(getattr(protocol, "_ssl_buffer_view", None), memoryview)
+        or not isinstance(getattr(protocol, "max_size", None), int)
+    ):
+        return
+    smaller = bytearray(_TLS_READ_BUFFER)
+    protocol.max_size = _TLS_READ_BUFFER  # type: ignore[union-attr]
+    protocol._ssl_buffer = smaller  # type: ignore[union-attr]
+    protocol._ssl_buffer_view = memoryview(smaller)  # type: ignore[union-attr]
 
 
 class _EventIterator:
