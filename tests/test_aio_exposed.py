@@ -288,6 +288,35 @@ async def test_idle_stream_closed_without_error_and_a_late_stanza_delivered() ->
     print(f"\nidle client closed after {idle_for:.2f} s")
 
 
+@pytest.mark.asyncio
+async def test_a_stream_we_stopped_reading_is_not_judged_idle() -> None:
+    # The handler stops consuming: reading pauses, so the peer's bytes wait in
+    # the socket, and the idle deadline must not take that for silence.
+    consume = asyncio.Event()
+    received = 0
+
+    async def slow(stream: aio.XMPPStream) -> None:
+        nonlocal received
+        await consume.wait()
+        async for _ in stream:
+            received += 1
+
+    options: Any = {"timeouts": Timeouts(idle=0.3, keepalive=0.3), "max_queued_events": 10}
+    async with server(slow, **options) as srv, client(srv.port) as sender:
+        for n in range(2000):
+            await sender.send_message(f"juliet@{DOMAIN}", f"{n}" + "w" * 200)
+        await asyncio.sleep(2)
+        (stream,) = list(srv.streams)
+        assert "backlog" in stream._paused_for
+        assert stream.ready and sender.ready
+        consume.set()
+        for _ in range(20 * TIMEOUT):
+            if received == 2000:
+                break
+            await asyncio.sleep(0.05)
+        assert received == 2000
+
+
 # ------------------------------------------------------------------ limits
 
 

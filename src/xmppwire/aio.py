@@ -89,6 +89,8 @@ _T = TypeVar("_T")
 #: Once our closing tag is out, the backlog may grow to this many times its
 #: bounds before reading pauses again.
 _CLOSING_BACKLOG_FACTOR = 16
+#: Deadlines about the peer's silence, put off while we hold its bytes unread.
+_SILENCE_DEADLINES = frozenset({"idle", "keepalive"})
 Handler = Callable[["XMPPStream"], Awaitable[None]]
 
 
@@ -576,8 +578,13 @@ class XMPPStream(asyncio.Protocol):
 
     def _deadline_fired(self, deadline: Deadline) -> None:
         self._timer = None
-        if not self._closed.done():
-            self._dispatch(self._session.deadline_passed(deadline))
+        if self._closed.done():
+            return
+        if self._paused_for and deadline.kind in _SILENCE_DEADLINES:
+            # We are the ones not reading: the peer can't be judged silent.
+            self._timer = self._loop.call_later(deadline.seconds, self._deadline_fired, deadline)
+            return
+        self._dispatch(self._session.deadline_passed(deadline))
 
     def _close_transport(self) -> None:
         transport = self._transport
