@@ -624,6 +624,11 @@ class XMPPStream(asyncio.Protocol):
         options: dict[str, Any] = {"ssl_handshake_timeout": self._handshake_timeout}
         if sys.version_info >= (3, 11):
             options["ssl_shutdown_timeout"] = self._close_timeout
+        # start_tls() puts its protocol on the transport at once and reads
+        # from the next turn of the loop on; this runs first in that turn, so
+        # its receive buffer is shrunk before the handshake reads anything
+        # (concurrent handshakes don't each hold 256 KiB).
+        self._loop.call_soon(lambda: _shrink_tls_read_buffer(transport.get_protocol()))
         try:
             tls_transport = await self._loop.start_tls(
                 transport,
@@ -642,7 +647,6 @@ class XMPPStream(asyncio.Protocol):
             self._fail(TLSError("the connection ended during the TLS handshake"), transport)
             return
         self._transport = tls_transport
-        _shrink_tls_read_buffer(tls_transport)
         if self._paused_for:
             tls_transport.pause_reading()
         early, self._tls_pending = self._tls_pending or [], None
@@ -661,7 +665,7 @@ class XMPPStream(asyncio.Protocol):
         for event in self._session.connection_lost():
             self._record(event)
         for t in {transport, self._transport} - {None}:
-            t.abort()  # type: ignore[union-attr]
+            t.abort()  # type: ignore[attr-defined]
         self._loop.call_soon(self._finish, exc)
 
     def _finish(self, exc: BaseException | None) -> None:
@@ -708,7 +712,7 @@ class XMPPStream(asyncio.Protocol):
 _TLS_READ_BUFFER = 16_384 + 1_024
 
 
-def _shrink_tls_read_buffer(transport: asyncio.BaseTransport) -> None:
+def _shrink_tls_read_buffer(protocol: asyncio.BaseProtocol) -> None:
     """Give asyncio's SSL protocol a one-record receive buffer instead of 256 KiB.
 
     Since Python 3.11 ``asyncio.sslproto.SSLProtocol`` keeps a 256 KiB
@@ -718,7 +722,6 @@ def _shrink_tls_read_buffer(transport: asyncio.BaseTransport) -> None:
     connections are changed, and only when the attributes are where 3.11-3.13
     keep them: otherwise asyncio is left as it is.
     """
-    protocol = getattr(transport, "_ssl_protocol", None)
     buffer = getattr(protocol, "_ssl_buffer", None)
     if (
         not isinstance(buffer, bytearray)
@@ -728,9 +731,9 @@ def _shrink_tls_read_buffer(transport: asyncio.BaseTransport) -> None:
     ):
         return
     smaller = bytearray(_TLS_READ_BUFFER)
-    protocol.max_size = _TLS_READ_BUFFER  # type: ignore[union-attr]
-    protocol._ssl_buffer = smaller  # type: ignore[union-attr]
-    protocol._ssl_buffer_view = memoryview(smaller)  # type: ignore[union-attr]
+    protocol.max_size = _TLS_READ_BUFFER  # type: ignore[attr-defined]
+    protocol._ssl_buffer = smaller  # type: ignore[attr-defined]
+    protocol._ssl_buffer_view = memoryview(smaller)  # type: ignore[attr-defined]
 
 
 class _EventIterator:
