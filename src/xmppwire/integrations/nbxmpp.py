@@ -1,0 +1,438 @@
+"""Make nbxmpp parse its XML streams with xmppwire's ``StreamParser``, and its JIDs faster.
+
+nbxmpp (the library under Gajim) parses every connection with
+``nbxmpp.simplexml.NodeBuilder``: expat calling Python for every tag and every
+run of text, building ``Node`` objects as it goes. With the accelerator,
+``StreamParser`` splits the stream and checks it against RFC 6120, and each
+top-level element is built into the same ``Node`` tree ``NodeBuilder`` builds
+(name, namespace, attributes, text runs, children, namespace declarations and
+lookup caches). nbxmpp's dispatcher gets the stream header as the ``Node`` it
+got before, every top-level element as before, and the end of the peer's
+stream (with the name of its stream error, if any) as before.
+
+What changes is what nbxmpp accepts: comments, processing instructions, DTDs,
+entity references other than XML's five, undeclared prefixes, encodings other
+than UTF-8 and elements over the size limits end the stream: the peer gets a
+``<stream:error>`` with the matching RFC 6120 condition (``restricted-xml``,
+``unsupported-encoding``, ``policy-violation``...) and nbxmpp reports a
+parsing error and disconnects, as it does for what expat rejects.
+
+JIDs: ``nbxmpp.protocol.JID.from_string`` answers all-ASCII JIDs from
+xmppwire's compiled RFC 7622 fast path (the rules nbxmpp applies agree there)
+and hands every other input, valid or not, to nbxmpp's own code, whose answers
+and exceptions are kept. See the README ("Use with nbxmpp") for where the two
+rule sets disagree.
+
+``install()`` once, before connecting; ``uninstall()`` puts nbxmpp's own
+methods back. A dispatcher whose parser was set up before ``install()`` keeps
+parsing with ``NodeBuilder`` until its stream restarts.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+from xml.sax.saxutils import escape as xml_escape
+
+from nbxmpp.dispatcher import StanzaDispatcher
+from nbxmpp.protocol import JID as NbxmppJID
+from nbxmpp.simplexml import Node
+
+from .. import StreamParser as _DefaultStreamParser
+from .._impl import active
+from ..errors import RemoteProtocolError
+from ..events import (
+    XML_NS,
+    ElementReceived,
+    StreamClosed,
+    StreamHeader,
+    StreamOpened,
+)
+from ..limits import DEFAULT_LIMITS, Limits
+
+__all__ = ["RESTART_POINTS", "StreamRejected", "install", "installed", "uninstall"]
+
+log = logging.getLogger("nbxmpp.simplexml")
+
+#: Top-level elements after which the peer's stream is replaced by a new one
+#: (RFC 6120 §5.4.3.3 and §6.4.6): the parser stops right after them, so that
+#: nothing sent behind them is read as part of the old stream.
+RESTART_POINTS: Final[frozenset[tuple[str, str]]] = frozenset(
+    {
+        ("urn:ietf:params:xml:ns:xmpp-tls", "proceed"),
+        ("urn:ietf:params:xml:ns:xmpp-sasl", "success"),
+    }
+)
+STREAM_ERRORS_NS: Final = "urn:ietf:params:xml:ns:xmpp-streams"
+# What nbxmpp names the namespace of a prefix nobody declared.
+_UNDECLARED: Final = "http://www.gajim.org/xmlns/undeclared"
+_XML_PREFIX_ATTR: Final = f"{{{XML_NS}}}"
+
+# nbxmpp's methods as they are, whatever install() does later.
+_NBXMPP_RESET_PARSER: Final = StanzaDispatcher.__dict__["reset_parser"]
+_NBXMPP_REPLACE_NON_CHARACTER: Final = StanzaDispatcher.__dict__["replace_non_character"]
+_NBXMPP_FROM_STRING: Final = NbxmppJID.__dict__["from_string"]
+# The function under nbxmpp's cache, to ask nbxmpp itself about what we leave to it.
+_nbxmpp_from_string: Final = _NBXMPP_FROM_STRING.__func__.__wrapped__
+
+# nbxmpp replaces Unicode noncharacters (U+FDD0..U+FDEF, U+nFFFE, U+nFFFF) by
+# U+FFFD before parsing, with a regular expression of 66 alternatives that
+# costs a third of its receive path. The same characters as one class find
+# whether there is anything to replace at a fraction of the cost; nbxmpp's own
+# replacement then runs only when there is.
+_NONCHARACTERS: Final = re.compile(
+    "[\ufdd0-\ufdef"
+    + "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17))
+    + "]"
+)
+
+_limits: Limits = DEFAULT_LIMITS
+_parser_class: Callable[..., Any] = _DefaultStreamParser
+_installed: bool = False
+
+
+class StreamRejected(ValueError):
+    """The peer's stream broke RFC 6120; ``condition`` is what it was answered with.
+
+    A ``ValueError``, as nbxmpp's dispatcher expects of its parser.
+    """
+
+    def __init__(self, error: RemoteProtocolError) -> None:
+        super().__init__(f"{error.condition}: {error}")
+        self.condition = error.condition
+
+
+class _NodeTarget:
+    """Builds nbxmpp ``Node`` trees from ``ElementReceived.build()``, as ``NodeBuilder`` would.
+
+    ``NodeBuilder`` runs expat without namespace processing, so a ``Node``
+    keeps the qualified attribute names (``xml:lang``, ``xmlns:foo``) and
+    resolves its own prefix through its ancestors, caching the answer in each
+    ``nsp_cache`` on the way. The builder receives resolved ``{uri}local``
+    names instead and maps them back through the declarations in scope.
+    """
+
+    __slots__ = ("_bound", "_declared", "_header_nsp", "_node", "_text", "finished")
+
+    def __init__(self, header_nsp: dict[str, str]) -> None:
+        # prefix -> uri for the stream header's declarations ("" for the default).
+        self._header_nsp = header_nsp
+        # The namespaces in scope, innermost last, as (prefix, uri) pairs.
+        self._bound: list[tuple[str, str]] = [(p, u) for p, u in header_nsp.items()]
+        self._declared: dict[str, str] | None = None
+        self._node: Node | None = None
+        self._text: str | None = None
+        self.finished: Node | None = None
+
+    def start_ns(self, prefix: str, uri: str) -> None:
+        declared = self._declared
+        if declared is None:
+            declared = self._declared = {}
+        declared[prefix] = uri
+
+    def _prefix_of(self, uri: str) -> str:
+        bound = self._bound
+        for i in range(len(bound) - 1, -1, -1):
+            if bound[i][1] == uri:
+                return bound[i][0]
+        return ""
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        parent = self._node
+        if parent is not None:
+            # A text run ends where a child starts; without one, NodeBuilder
+            # marks the child's place in the parent's data with "".
+            text = self._text
+            if text is None:
+                parent.data.append("")
+            else:
+                parent.data.append(text)
+                self._text = None
+        declared = self._declared
+        self._declared = None
+        attrs: dict[str, str] = {}
+        nsd: dict[str, str] = {}
+        if declared is not None:
+            for prefix, uri in declared.items():
+                attrs["xmlns:" + prefix if prefix else "xmlns"] = uri
+                nsd[prefix] = uri
+                self._bound.append((prefix, uri))
+        for key, value in attrib.items():
+            if key[0] == "{":
+                if key.startswith(_XML_PREFIX_ATTR):
+                    key = "xml:" + key[len(_XML_PREFIX_ATTR) :]
+                else:
+                    uri, _, local = key[1:].partition("}")
+                    prefix = self._prefix_of(uri)
+                    key = f"{prefix}:{local}" if prefix else local
+            attrs[key] = value
+        if tag[0] == "{":
+            namespace, _, name = tag[1:].partition("}")
+            prefix = "" if nsd.get("") == namespace else self._prefix_of(namespace)
+        else:
+            # No namespace: xmlns="" in scope, or none declared at all, which
+            # NodeBuilder reports as its "undeclared" namespace.
+            name, prefix = tag, ""
+            namespace = "" if ("", "") in self._bound else _UNDECLARED
+        node = Node.__new__(Node)
+        if parent is None:
+            # A top-level element looks its prefix up in the header's declarations.
+            node.__dict__ = {
+                "name": name,
+                "namespace": namespace,
+                "attrs": attrs,
+                "data": [],
+                "kids": [],
+                "parent": None,
+                "nsd": nsd,
+                "nsp_cache": dict(self._header_nsp),
+            }
+        else:
+            cache: dict[str, str] = {}
+            node.__dict__ = {
+                "name": name,
+                "namespace": namespace,
+                "attrs": attrs,
+                "data": [],
+                "kids": [],
+                "parent": parent,
+                "nsd": nsd,
+                "nsp_cache": cache,
+            }
+            if prefix not in nsd:
+                # Node.lookup_nsp() asked the ancestors and cached the answer in
+                # each that did not declare nor know the prefix yet.
+                cache[prefix] = namespace
+                ancestor = parent
+                while (
+                    ancestor.parent is not None
+                    and prefix not in ancestor.nsd
+                    and prefix not in ancestor.nsp_cache
+                ):
+                    ancestor.nsp_cache[prefix] = namespace
+                    ancestor = ancestor.parent
+            parent.kids.append(node)
+        self._node = node
+
+    def data(self, text: str) -> None:
+        if self._text is None:
+            self._text = text
+        else:
+            self._text += text
+
+    def end(self, tag: str) -> None:
+        node = self._node
+        assert node is not None
+        if self._text is not None:
+            node.data.append(self._text)
+            self._text = None
+        if node.nsd:
+            del self._bound[-len(node.nsd) :]
+        parent = node.parent
+        self._node = parent
+        if parent is None:
+            self.finished = node
+
+
+def _header_node(header: StreamHeader) -> tuple[Node, dict[str, str]]:
+    """The stream header as NodeBuilder hands it to the dispatcher, and its declarations."""
+    nsp: dict[str, str] = {}
+    attrs: dict[str, str] = {}
+    for prefix, uri in header.namespaces:
+        if prefix:
+            attrs["xmlns:" + prefix] = uri
+            nsp[prefix] = uri
+        else:
+            attrs["xmlns"] = uri
+            nsp[""] = uri
+    for key, value in header.attributes:
+        if key.startswith(_XML_PREFIX_ATTR):
+            key = "xml:" + key[len(_XML_PREFIX_ATTR) :]
+        elif key[0] == "{":
+            uri, _, local = key[1:].partition("}")
+            prefix = next((p for p, u in nsp.items() if u == uri and p), "")
+            key = f"{prefix}:{local}" if prefix else local
+        attrs[key] = value
+    prefix = header.stream_prefix or ""
+    tag = f"{prefix}:stream" if prefix else "stream"
+    return Node(tag=tag, attrs=attrs, nsp=nsp, node_built=True), nsp
+
+
+class XMPPWireNodeParser:
+    """Stands in for the ``NodeBuilder`` of one stream of an nbxmpp ``StanzaDispatcher``.
+
+    It offers what the dispatcher uses of ``NodeBuilder``: ``Parse()``,
+    ``dispatch``, ``has_received_endtag()``, ``stream_error`` and ``destroy()``.
+    """
+
+    def __init__(self, dispatcher: Any, limits: Limits, parser_class: Callable[..., Any]) -> None:
+        self._dispatcher = dispatcher
+        self._parser = parser_class(limits=limits, pause_after=RESTART_POINTS)
+        self._header: StreamHeader | None = None
+        self._header_nsp: dict[str, str] = {}
+        self._ended = False
+        self._failed: StreamRejected | None = None
+        self.stream_error = ""
+        self.dispatch: Callable[[Node], None] | None = None
+
+    def Parse(self, data: str | bytes, final: bool = False) -> None:  # noqa: N802 (NodeBuilder's name)
+        """Parse what the connection received and dispatch what it completed."""
+        if self._failed is not None:
+            raise self._failed
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        parser = self._parser
+        while True:
+            if parser.paused:
+                # The stream was not restarted at <proceed/> or <success/>: bytes
+                # now can't be part of the stream to come.
+                log.warning("Ignoring data received before the stream restarted: %r", data)
+                return
+            try:
+                events = parser.feed(data)
+            except RemoteProtocolError as error:
+                self._deliver(error.events)
+                self._reject(error)
+                raise self._failed from None  # type: ignore[misc]
+            self._deliver(events)
+            if not parser.paused:
+                return
+            rest = parser.take_unparsed()
+            successor = getattr(self._dispatcher, "_parser", None)
+            if not rest:
+                return
+            if successor is self or not isinstance(successor, XMPPWireNodeParser):
+                log.warning("Ignoring data received after a stream restart point: %r", rest)
+                return
+            # The handler restarted the stream: the rest belongs to the new one.
+            successor.Parse(rest)
+            return
+
+    def _deliver(self, events: Sequence[Any]) -> None:
+        target: _NodeTarget | None = None
+        for event in events:
+            dispatch = self.dispatch
+            kind = type(event)
+            if kind is ElementReceived:
+                if target is None or target.finished is not None:
+                    target = _NodeTarget(self._header_nsp)
+                event.build(target)
+                node = target.finished
+                if node.name == "error":
+                    kids = node.kids
+                    self.stream_error = kids[0].getName() if kids else node.getData()
+                if dispatch is not None:
+                    dispatch(node)
+            elif kind is StreamOpened:
+                self._header = event.header
+                node, self._header_nsp = _header_node(event.header)
+                if dispatch is not None:
+                    dispatch(node)
+            elif kind is StreamClosed:
+                self._ended = True
+                return
+            # Whitespace and text between stanzas mean nothing to nbxmpp, as before.
+            if self._dispatcher is None or self._dispatcher._parser is not self:
+                # A handler restarted the stream or tore the connection down.
+                return
+
+    def _reject(self, error: RemoteProtocolError) -> None:
+        """Answer a broken stream with the condition that names the fault."""
+        self._failed = StreamRejected(error)
+        client = getattr(self._dispatcher, "_client", None)
+        connection = getattr(client, "_con", None)
+        if connection is None:
+            return
+        stream_error = (
+            f"<stream:error><{error.condition} xmlns='{STREAM_ERRORS_NS}'/>"
+            f"<text xmlns='{STREAM_ERRORS_NS}'>{xml_escape(str(error))}</text></stream:error>"
+        )
+        try:
+            client.send_nonza(stream_error)
+        except Exception:
+            log.exception("Could not send the stream error")
+
+    def has_received_endtag(self, level: int = 0) -> bool:
+        return self._ended
+
+    def destroy(self) -> None:
+        self._dispatcher = None
+        self.dispatch = None
+
+    def getDom(self) -> None:  # noqa: N802 (NodeBuilder's name)
+        return None
+
+
+def _reset_parser(self: Any) -> None:
+    if self._parser is not None:
+        self._parser.dispatch = None
+        self._parser.destroy()
+        self._parser = None
+    parser = XMPPWireNodeParser(self, _limits, _parser_class)
+    self._parser = parser
+    parser.dispatch = self.dispatch
+
+
+def _replace_non_character(self: Any, data: str) -> str:
+    if _NONCHARACTERS.search(data) is None:
+        return data
+    return _NBXMPP_REPLACE_NON_CHARACTER(self, data)
+
+
+def _make_from_string() -> Callable[..., NbxmppJID]:
+    parse_ascii = active().jid.parse_ascii
+    new = object.__new__
+    setattr_ = object.__setattr__
+
+    @functools.cache
+    def from_string(cls: type, jid_string: str, force_bare: bool = False) -> NbxmppJID:
+        parts = parse_ascii(jid_string) if type(jid_string) is str else None
+        # idna, under nbxmpp's domains, refuses a name over 253 octets.
+        if parts is None or len(parts[1]) > 253:
+            return _nbxmpp_from_string(cls, jid_string, force_bare)
+        jid = new(cls)
+        setattr_(jid, "localpart", parts[0])
+        setattr_(jid, "domain", parts[1])
+        setattr_(jid, "resource", None if force_bare else parts[2])
+        return jid
+
+    return from_string
+
+
+def install(
+    limits: Limits | None = None, *, parser_class: Callable[..., Any] | None = None
+) -> None:
+    """Make nbxmpp's streams set up from now on parse with ``StreamParser``; JIDs too.
+
+    ``limits`` bounds what a peer may send (default: ``Limits()``);
+    ``parser_class`` picks an implementation (default: ``xmppwire.StreamParser``).
+    Installing again only changes those settings.
+    """
+    global _limits, _parser_class, _installed
+    _limits = DEFAULT_LIMITS if limits is None else limits
+    _parser_class = _DefaultStreamParser if parser_class is None else parser_class
+    if _installed:
+        return
+    StanzaDispatcher.reset_parser = _reset_parser  # type: ignore[method-assign]
+    StanzaDispatcher.replace_non_character = _replace_non_character  # type: ignore[method-assign]
+    NbxmppJID.from_string = classmethod(_make_from_string())  # type: ignore[assignment,method-assign]
+    _installed = True
+
+
+def uninstall() -> None:
+    """Put nbxmpp's own parsing and JIDs back, exactly as they were."""
+    global _limits, _parser_class, _installed
+    StanzaDispatcher.reset_parser = _NBXMPP_RESET_PARSER  # type: ignore[method-assign]
+    StanzaDispatcher.replace_non_character = _NBXMPP_REPLACE_NON_CHARACTER  # type: ignore[method-assign]
+    NbxmppJID.from_string = _NBXMPP_FROM_STRING  # type: ignore[method-assign]
+    _limits = DEFAULT_LIMITS
+    _parser_class = _DefaultStreamParser
+    _installed = False
+
+
+def installed() -> bool:
+    """Whether ``install()`` is in effect."""
+    return _installed
