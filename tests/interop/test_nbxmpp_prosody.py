@@ -16,9 +16,10 @@ import pytest
 
 from xmppwire import aio
 
+from . import require_module
 from .prosody import ProsodyInstance
 
-pytest.importorskip("nbxmpp", reason="nbxmpp is not installed (pip install 'xmppwire[nbxmpp]')")
+require_module("nbxmpp")
 
 pytestmark = pytest.mark.interop
 

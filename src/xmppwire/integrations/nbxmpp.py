@@ -35,6 +35,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, Final
+from xml.parsers import expat
 from xml.sax.saxutils import escape as xml_escape
 
 from nbxmpp.dispatcher import StanzaDispatcher
@@ -50,6 +51,8 @@ from ..events import (
     StreamClosed,
     StreamHeader,
     StreamOpened,
+    TextReceived,
+    WhitespaceReceived,
 )
 from ..limits import DEFAULT_LIMITS, Limits
 
@@ -239,25 +242,19 @@ class _NodeTarget:
 
 def _header_node(header: StreamHeader) -> tuple[Node, dict[str, str]]:
     """The stream header as NodeBuilder hands it to the dispatcher, and its declarations."""
+    # Read again from its bytes, without namespace processing, as NodeBuilder
+    # reads it: the attributes keep their qualified names and their order.
+    found: list[tuple[str, dict[str, str]]] = []
+    reader = expat.ParserCreate()
+    reader.StartElementHandler = lambda tag, attrs: found.append((tag, attrs))
+    reader.Parse(header.raw, False)
+    ((tag, attrs),) = found
     nsp: dict[str, str] = {}
-    attrs: dict[str, str] = {}
-    for prefix, uri in header.namespaces:
-        if prefix:
-            attrs["xmlns:" + prefix] = uri
-            nsp[prefix] = uri
-        else:
-            attrs["xmlns"] = uri
-            nsp[""] = uri
-    for key, value in header.attributes:
-        if key.startswith(_XML_PREFIX_ATTR):
-            key = "xml:" + key[len(_XML_PREFIX_ATTR) :]
-        elif key[0] == "{":
-            uri, _, local = key[1:].partition("}")
-            prefix = next((p for p, u in nsp.items() if u == uri and p), "")
-            key = f"{prefix}:{local}" if prefix else local
-        attrs[key] = value
-    prefix = header.stream_prefix or ""
-    tag = f"{prefix}:stream" if prefix else "stream"
+    for key, value in attrs.items():
+        if key == "xmlns":
+            nsp[""] = value
+        elif key.startswith("xmlns:"):
+            nsp[key[6:]] = value
     return Node(tag=tag, attrs=attrs, nsp=nsp, node_built=True), nsp
 
 
@@ -274,11 +271,14 @@ class XMPPWireNodeParser:
         self._header: StreamHeader | None = None
         self._header_nsp: dict[str, str] = {}
         self._ended = False
+        # The last top-level element handed over, and the text seen after it.
+        self._last: Node | None = None
+        self._after_last: list[str] = []
         self._failed: StreamRejected | None = None
         self.stream_error = ""
         self.dispatch: Callable[[Node], None] | None = None
 
-    def Parse(self, data: str | bytes, final: bool = False) -> None:  # noqa: N802 (NodeBuilder's name)
+    def Parse(self, data: str | bytes, final: bool = False) -> None:
         """Parse what the connection received and dispatch what it completed."""
         if self._failed is not None:
             raise self._failed
@@ -316,6 +316,11 @@ class XMPPWireNodeParser:
         for event in events:
             dispatch = self.dispatch
             kind = type(event)
+            if self._after_last and (kind is ElementReceived or kind is StreamClosed):
+                # NodeBuilder adds text between stanzas to the data of the
+                # stanza before, once the next tag comes.
+                self._last.data.append("".join(self._after_last))  # type: ignore[union-attr]
+                self._after_last.clear()
             if kind is ElementReceived:
                 if target is None or target.finished is not None:
                     target = _NodeTarget(self._header_nsp)
@@ -324,8 +329,14 @@ class XMPPWireNodeParser:
                 if node.name == "error":
                     kids = node.kids
                     self.stream_error = kids[0].getName() if kids else node.getData()
+                self._last = node
                 if dispatch is not None:
                     dispatch(node)
+            elif kind is WhitespaceReceived or kind is TextReceived:
+                if self._last is not None:
+                    self._after_last.append(
+                        event.raw.decode() if kind is WhitespaceReceived else event.text
+                    )
             elif kind is StreamOpened:
                 self._header = event.header
                 node, self._header_nsp = _header_node(event.header)
@@ -334,7 +345,6 @@ class XMPPWireNodeParser:
             elif kind is StreamClosed:
                 self._ended = True
                 return
-            # Whitespace and text between stanzas mean nothing to nbxmpp, as before.
             if self._dispatcher is None or self._dispatcher._parser is not self:
                 # A handler restarted the stream or tore the connection down.
                 return
@@ -362,7 +372,7 @@ class XMPPWireNodeParser:
         self._dispatcher = None
         self.dispatch = None
 
-    def getDom(self) -> None:  # noqa: N802 (NodeBuilder's name)
+    def getDom(self) -> None:
         return None
 
 
