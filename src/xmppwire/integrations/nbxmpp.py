@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 from xml.parsers import expat
@@ -83,14 +82,10 @@ _nbxmpp_from_string: Final = _NBXMPP_FROM_STRING.__func__.__wrapped__
 
 # nbxmpp replaces Unicode noncharacters (U+FDD0..U+FDEF, U+nFFFE, U+nFFFF) by
 # U+FFFD before parsing, with a regular expression of 66 alternatives that
-# costs a third of its receive path. The same characters as one class find
-# whether there is anything to replace at a fraction of the cost; nbxmpp's own
-# replacement then runs only when there is.
-_NONCHARACTERS: Final = re.compile(
-    "[\ufdd0-\ufdef"
-    + "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17))
-    + "]"
-)
+# costs as much as its parser. In UTF-8 every one of them contains one of these
+# byte pairs, which a substring search finds at memory speed; nbxmpp's own
+# replacement then runs only when one is there.
+_NONCHARACTER_MARKS: Final = (b"\xef\xb7", b"\xbf\xbe", b"\xbf\xbf")
 
 _limits: Limits = DEFAULT_LIMITS
 _parser_class: Callable[..., Any] = _DefaultStreamParser
@@ -106,6 +101,25 @@ class StreamRejected(ValueError):
     def __init__(self, error: RemoteProtocolError) -> None:
         super().__init__(f"{error.condition}: {error}")
         self.condition = error.condition
+
+
+_new_object: Final = object.__new__
+# "{uri}local" -> (uri, local), or (None, local) for no namespace: the same
+# few dozen tags come again and again.
+_SPLIT_TAGS: dict[str, tuple[str | None, str]] = {}
+_MAX_SPLIT_TAGS: Final = 4096
+
+
+def _split_tag(tag: str) -> tuple[str | None, str]:
+    if tag[0] == "{":
+        uri, _, local = tag[1:].partition("}")
+        split: tuple[str | None, str] = (uri, local)
+    else:
+        split = (None, tag)
+    if len(_SPLIT_TAGS) >= _MAX_SPLIT_TAGS:
+        _SPLIT_TAGS.clear()
+    _SPLIT_TAGS[tag] = split
+    return split
 
 
 class _NodeTarget:
@@ -172,15 +186,20 @@ class _NodeTarget:
                     prefix = self._prefix_of(uri)
                     key = f"{prefix}:{local}" if prefix else local
             attrs[key] = value
-        if tag[0] == "{":
-            namespace, _, name = tag[1:].partition("}")
-            prefix = "" if nsd.get("") == namespace else self._prefix_of(namespace)
-        else:
+        split = _SPLIT_TAGS.get(tag)
+        if split is None:
+            split = _split_tag(tag)
+        namespace, name = split
+        if namespace is None:
             # No namespace: xmlns="" in scope, or none declared at all, which
             # NodeBuilder reports as its "undeclared" namespace.
-            name, prefix = tag, ""
+            prefix = ""
             namespace = "" if ("", "") in self._bound else _UNDECLARED
-        node = Node.__new__(Node)
+        elif nsd.get("") == namespace:
+            prefix = ""
+        else:
+            prefix = self._prefix_of(namespace)
+        node = _new_object(Node)
         if parent is None:
             # A top-level element looks its prefix up in the header's declarations.
             node.__dict__ = {
@@ -191,10 +210,9 @@ class _NodeTarget:
                 "kids": [],
                 "parent": None,
                 "nsd": nsd,
-                "nsp_cache": dict(self._header_nsp),
+                "nsp_cache": self._header_nsp.copy(),
             }
-        else:
-            cache: dict[str, str] = {}
+        elif prefix in nsd:
             node.__dict__ = {
                 "name": name,
                 "namespace": namespace,
@@ -203,20 +221,30 @@ class _NodeTarget:
                 "kids": [],
                 "parent": parent,
                 "nsd": nsd,
-                "nsp_cache": cache,
+                "nsp_cache": {},
             }
-            if prefix not in nsd:
-                # Node.lookup_nsp() asked the ancestors and cached the answer in
-                # each that did not declare nor know the prefix yet.
-                cache[prefix] = namespace
-                ancestor = parent
-                while (
-                    ancestor.parent is not None
-                    and prefix not in ancestor.nsd
-                    and prefix not in ancestor.nsp_cache
-                ):
-                    ancestor.nsp_cache[prefix] = namespace
-                    ancestor = ancestor.parent
+            parent.kids.append(node)
+        else:
+            node.__dict__ = {
+                "name": name,
+                "namespace": namespace,
+                "attrs": attrs,
+                "data": [],
+                "kids": [],
+                "parent": parent,
+                "nsd": nsd,
+                "nsp_cache": {prefix: namespace},
+            }
+            # Node.lookup_nsp() asked the ancestors and cached the answer in
+            # each that did not declare nor know the prefix yet.
+            ancestor = parent
+            while (
+                ancestor.parent is not None
+                and prefix not in ancestor.nsd
+                and prefix not in ancestor.nsp_cache
+            ):
+                ancestor.nsp_cache[prefix] = namespace
+                ancestor = ancestor.parent
             parent.kids.append(node)
         self._node = node
 
@@ -387,9 +415,13 @@ def _reset_parser(self: Any) -> None:
 
 
 def _replace_non_character(self: Any, data: str) -> str:
-    if _NONCHARACTERS.search(data) is None:
+    if data.isascii():
         return data
-    return _NBXMPP_REPLACE_NON_CHARACTER(self, data)
+    encoded = data.encode("utf-8", "surrogatepass")
+    for mark in _NONCHARACTER_MARKS:
+        if mark in encoded:
+            return _NBXMPP_REPLACE_NON_CHARACTER(self, data)
+    return data
 
 
 def _make_from_string() -> Callable[..., NbxmppJID]:
