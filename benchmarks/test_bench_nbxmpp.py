@@ -19,6 +19,7 @@ or ``python benchmarks/test_bench_nbxmpp.py [SIZE] [ROUNDS]`` for the README's t
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -55,9 +56,14 @@ JIDS_PER_ROUND = 2000
 
 
 def _install(name: str | None) -> None:
+    """nbxmpp alone, or with both twins of one xmppwire implementation: parser and Node builder."""
     accelerator.uninstall()
     if name is not None:
-        accelerator.install(parser_class=_impl.implementations()[name].tokenizer.StreamParser)
+        suffix = "c" if name == "cython" else "py"
+        accelerator.install(
+            parser_class=_impl.implementations()[name].tokenizer.StreamParser,
+            node_target=importlib.import_module(f"xmppwire._nbxmpp_nodes_{suffix}").NodeTarget,
+        )
 
 
 @pytest.fixture(params=RECEIVERS)
@@ -217,7 +223,9 @@ def main() -> None:
     found = _impl.implementations()
     receivers = [name for name in (None, "cython", "python") if name is None or name in found]
 
-    def table(label: str, runs: dict[str | None, Callable[[], Any]], unit: float, what: str) -> None:
+    def table(
+        label: str, runs: dict[str | None, Callable[[], Any]], unit: float, what: str
+    ) -> None:
         best = dict.fromkeys(runs, float("inf"))
         for _ in range(rounds):
             for name, run in runs.items():

@@ -11,6 +11,7 @@ compared with nbxmpp's own answers over generated and real ones.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import random
 import re
@@ -141,8 +142,18 @@ def with_node_builder(chunks: list[str]) -> tuple[list[Any], NodeBuilder]:
     return recorder.nodes, builder
 
 
+def install(impl: Implementation, limits: Limits | None = None) -> None:
+    """The accelerator with both twins of one implementation: its parser and its Node builder."""
+    module = importlib.import_module(
+        f"xmppwire._nbxmpp_nodes_{'c' if impl.name == 'cython' else 'py'}"
+    )
+    accelerator.install(
+        limits, parser_class=impl.tokenizer.StreamParser, node_target=module.NodeTarget
+    )
+
+
 def with_accelerator(chunks: list[str], impl: Implementation) -> tuple[list[Any], Any]:
-    accelerator.install(parser_class=impl.tokenizer.StreamParser)
+    install(impl)
     dispatcher = StanzaDispatcher(Client())
     dispatcher.reset_parser()
     parser = dispatcher._parser
@@ -247,7 +258,7 @@ def test_dispatcher_hands_handlers_the_same_stanzas(impl: Implementation) -> Non
     chunks = cut(generate("mix", 60_000).data, 4096)
     alone = DispatchedClient()
     alone.feed(chunks)
-    accelerator.install(parser_class=impl.tokenizer.StreamParser)
+    install(impl)
     accelerated = DispatchedClient()
     assert isinstance(accelerated.client._dispatcher._parser, accelerator.XMPPWireNodeParser)
     accelerated.feed(chunks)
@@ -259,7 +270,7 @@ def test_noncharacters_replaced_as_nbxmpp_does(impl: Implementation) -> None:
     stanza = "<message id='n'><body>a\ufdd0b\U0001fffe\U0010ffffc</body></message>"
     alone = DispatchedClient()
     alone.feed([HEADER.decode(), stanza])
-    accelerator.install(parser_class=impl.tokenizer.StreamParser)
+    install(impl)
     accelerated = DispatchedClient()
     accelerated.feed([HEADER.decode(), stanza])
     assert accelerated.handled == alone.handled
@@ -423,7 +434,7 @@ def real_jids() -> set[str]:
 def test_jids_parse_as_nbxmpp_parses_them(impl: Implementation) -> None:
     nbxmpp_alone = JID.from_string
     cases = sorted(generated_jids(4000) | real_jids())
-    accelerator.install(parser_class=impl.tokenizer.StreamParser)
+    install(impl)
     accelerated = JID.from_string
     assert accelerated is not nbxmpp_alone
     differ = [

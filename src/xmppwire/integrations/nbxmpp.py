@@ -42,10 +42,10 @@ from nbxmpp.protocol import JID as NbxmppJID
 from nbxmpp.simplexml import Node
 
 from .. import StreamParser as _DefaultStreamParser
-from .._impl import active
+from .. import _nbxmpp_nodes_py
+from .._impl import NO_EXTENSIONS, active
 from ..errors import RemoteProtocolError
 from ..events import (
-    XML_NS,
     ElementReceived,
     StreamClosed,
     StreamHeader,
@@ -69,9 +69,6 @@ RESTART_POINTS: Final[frozenset[tuple[str, str]]] = frozenset(
     }
 )
 STREAM_ERRORS_NS: Final = "urn:ietf:params:xml:ns:xmpp-streams"
-# What nbxmpp names the namespace of a prefix nobody declared.
-_UNDECLARED: Final = "http://www.gajim.org/xmlns/undeclared"
-_XML_PREFIX_ATTR: Final = f"{{{XML_NS}}}"
 
 # nbxmpp's methods as they are, whatever install() does later.
 _NBXMPP_RESET_PARSER: Final = StanzaDispatcher.__dict__["reset_parser"]
@@ -87,7 +84,23 @@ _nbxmpp_from_string: Final = _NBXMPP_FROM_STRING.__func__.__wrapped__
 # replacement then runs only when one is there.
 _NONCHARACTER_MARKS: Final = (b"\xef\xb7", b"\xbf\xbe", b"\xbf\xbf")
 
+
+def _default_node_target() -> Callable[..., Any]:
+    if not NO_EXTENSIONS:
+        try:
+            from .. import _nbxmpp_nodes_c
+
+            return _nbxmpp_nodes_c.NodeTarget  # type: ignore[no-any-return]
+        except ImportError:
+            pass
+    return _nbxmpp_nodes_py.NodeTarget
+
+
+#: The Node builder the accelerator uses unless told otherwise: compiled when it imports.
+DEFAULT_NODE_TARGET: Final = _default_node_target()
+
 _limits: Limits = DEFAULT_LIMITS
+_node_target: Callable[..., Any] = DEFAULT_NODE_TARGET
 _parser_class: Callable[..., Any] = _DefaultStreamParser
 _installed: bool = False
 
@@ -101,171 +114,6 @@ class StreamRejected(ValueError):
     def __init__(self, error: RemoteProtocolError) -> None:
         super().__init__(f"{error.condition}: {error}")
         self.condition = error.condition
-
-
-_new_object: Final = object.__new__
-# "{uri}local" -> (uri, local), or (None, local) for no namespace: the same
-# few dozen tags come again and again.
-_SPLIT_TAGS: dict[str, tuple[str | None, str]] = {}
-_MAX_SPLIT_TAGS: Final = 4096
-
-
-def _split_tag(tag: str) -> tuple[str | None, str]:
-    if tag[0] == "{":
-        uri, _, local = tag[1:].partition("}")
-        split: tuple[str | None, str] = (uri, local)
-    else:
-        split = (None, tag)
-    if len(_SPLIT_TAGS) >= _MAX_SPLIT_TAGS:
-        _SPLIT_TAGS.clear()
-    _SPLIT_TAGS[tag] = split
-    return split
-
-
-class _NodeTarget:
-    """Builds nbxmpp ``Node`` trees from ``ElementReceived.build()``, as ``NodeBuilder`` would.
-
-    ``NodeBuilder`` runs expat without namespace processing, so a ``Node``
-    keeps the qualified attribute names (``xml:lang``, ``xmlns:foo``) and
-    resolves its own prefix through its ancestors, caching the answer in each
-    ``nsp_cache`` on the way. The builder receives resolved ``{uri}local``
-    names instead and maps them back through the declarations in scope.
-    """
-
-    __slots__ = ("_bound", "_declared", "_header_nsp", "_node", "_text", "finished")
-
-    def __init__(self, header_nsp: dict[str, str]) -> None:
-        # prefix -> uri for the stream header's declarations ("" for the default).
-        self._header_nsp = header_nsp
-        # The namespaces in scope, innermost last, as (prefix, uri) pairs.
-        self._bound: list[tuple[str, str]] = [(p, u) for p, u in header_nsp.items()]
-        self._declared: dict[str, str] | None = None
-        self._node: Node | None = None
-        self._text: str | None = None
-        self.finished: Node | None = None
-
-    def start_ns(self, prefix: str, uri: str) -> None:
-        declared = self._declared
-        if declared is None:
-            declared = self._declared = {}
-        declared[prefix] = uri
-
-    def _prefix_of(self, uri: str) -> str:
-        bound = self._bound
-        for i in range(len(bound) - 1, -1, -1):
-            if bound[i][1] == uri:
-                return bound[i][0]
-        return ""
-
-    def start(self, tag: str, attrib: dict[str, str]) -> None:
-        parent = self._node
-        if parent is not None:
-            # A text run ends where a child starts; without one, NodeBuilder
-            # marks the child's place in the parent's data with "".
-            text = self._text
-            if text is None:
-                parent.data.append("")
-            else:
-                parent.data.append(text)
-                self._text = None
-        declared = self._declared
-        self._declared = None
-        attrs: dict[str, str] = {}
-        nsd: dict[str, str] = {}
-        if declared is not None:
-            for prefix, uri in declared.items():
-                attrs["xmlns:" + prefix if prefix else "xmlns"] = uri
-                nsd[prefix] = uri
-                self._bound.append((prefix, uri))
-        for key, value in attrib.items():
-            if key[0] == "{":
-                if key.startswith(_XML_PREFIX_ATTR):
-                    key = "xml:" + key[len(_XML_PREFIX_ATTR) :]
-                else:
-                    uri, _, local = key[1:].partition("}")
-                    prefix = self._prefix_of(uri)
-                    key = f"{prefix}:{local}" if prefix else local
-            attrs[key] = value
-        split = _SPLIT_TAGS.get(tag)
-        if split is None:
-            split = _split_tag(tag)
-        namespace, name = split
-        if namespace is None:
-            # No namespace: xmlns="" in scope, or none declared at all, which
-            # NodeBuilder reports as its "undeclared" namespace.
-            prefix = ""
-            namespace = "" if ("", "") in self._bound else _UNDECLARED
-        elif nsd.get("") == namespace:
-            prefix = ""
-        else:
-            prefix = self._prefix_of(namespace)
-        node = _new_object(Node)
-        if parent is None:
-            # A top-level element looks its prefix up in the header's declarations.
-            node.__dict__ = {
-                "name": name,
-                "namespace": namespace,
-                "attrs": attrs,
-                "data": [],
-                "kids": [],
-                "parent": None,
-                "nsd": nsd,
-                "nsp_cache": self._header_nsp.copy(),
-            }
-        elif prefix in nsd:
-            node.__dict__ = {
-                "name": name,
-                "namespace": namespace,
-                "attrs": attrs,
-                "data": [],
-                "kids": [],
-                "parent": parent,
-                "nsd": nsd,
-                "nsp_cache": {},
-            }
-            parent.kids.append(node)
-        else:
-            node.__dict__ = {
-                "name": name,
-                "namespace": namespace,
-                "attrs": attrs,
-                "data": [],
-                "kids": [],
-                "parent": parent,
-                "nsd": nsd,
-                "nsp_cache": {prefix: namespace},
-            }
-            # Node.lookup_nsp() asked the ancestors and cached the answer in
-            # each that did not declare nor know the prefix yet.
-            ancestor = parent
-            while (
-                ancestor.parent is not None
-                and prefix not in ancestor.nsd
-                and prefix not in ancestor.nsp_cache
-            ):
-                ancestor.nsp_cache[prefix] = namespace
-                ancestor = ancestor.parent
-            parent.kids.append(node)
-        self._node = node
-
-    def data(self, text: str) -> None:
-        if self._text is None:
-            self._text = text
-        else:
-            self._text += text
-
-    def end(self, tag: str) -> None:
-        node = self._node
-        assert node is not None
-        if self._text is not None:
-            node.data.append(self._text)
-            self._text = None
-        if node.nsd:
-            del self._bound[-len(node.nsd) :]
-        parent = node.parent
-        self._node = parent
-        if parent is None:
-            self.finished = node
 
 
 def _header_node(header: StreamHeader) -> tuple[Node, dict[str, str]]:
@@ -293,8 +141,15 @@ class XMPPWireNodeParser:
     ``dispatch``, ``has_received_endtag()``, ``stream_error`` and ``destroy()``.
     """
 
-    def __init__(self, dispatcher: Any, limits: Limits, parser_class: Callable[..., Any]) -> None:
+    def __init__(
+        self,
+        dispatcher: Any,
+        limits: Limits = DEFAULT_LIMITS,
+        parser_class: Callable[..., Any] = _DefaultStreamParser,
+        node_target: Callable[..., Any] = DEFAULT_NODE_TARGET,
+    ) -> None:
         self._dispatcher = dispatcher
+        self._node_target = node_target
         self._parser = parser_class(limits=limits, pause_after=RESTART_POINTS)
         self._header: StreamHeader | None = None
         self._header_nsp: dict[str, str] = {}
@@ -340,7 +195,7 @@ class XMPPWireNodeParser:
             return
 
     def _deliver(self, events: Sequence[Any]) -> None:
-        target: _NodeTarget | None = None
+        target: Any = None
         for event in events:
             dispatch = self.dispatch
             kind = type(event)
@@ -351,7 +206,7 @@ class XMPPWireNodeParser:
                 self._after_last.clear()
             if kind is ElementReceived:
                 if target is None or target.finished is not None:
-                    target = _NodeTarget(self._header_nsp)
+                    target = self._node_target(Node, self._header_nsp)
                 event.build(target)
                 node = target.finished
                 if node.name == "error":
@@ -409,7 +264,7 @@ def _reset_parser(self: Any) -> None:
         self._parser.dispatch = None
         self._parser.destroy()
         self._parser = None
-    parser = XMPPWireNodeParser(self, _limits, _parser_class)
+    parser = XMPPWireNodeParser(self, _limits, _parser_class, _node_target)
     self._parser = parser
     parser.dispatch = self.dispatch
 
@@ -445,17 +300,22 @@ def _make_from_string() -> Callable[..., NbxmppJID]:
 
 
 def install(
-    limits: Limits | None = None, *, parser_class: Callable[..., Any] | None = None
+    limits: Limits | None = None,
+    *,
+    parser_class: Callable[..., Any] | None = None,
+    node_target: Callable[..., Any] | None = None,
 ) -> None:
     """Make nbxmpp's streams set up from now on parse with ``StreamParser``; JIDs too.
 
     ``limits`` bounds what a peer may send (default: ``Limits()``);
-    ``parser_class`` picks an implementation (default: ``xmppwire.StreamParser``).
+    ``parser_class`` picks an implementation (default: ``xmppwire.StreamParser``),
+    ``node_target`` the Node builder (default: ``DEFAULT_NODE_TARGET``).
     Installing again only changes those settings.
     """
-    global _limits, _parser_class, _installed
+    global _limits, _parser_class, _node_target, _installed
     _limits = DEFAULT_LIMITS if limits is None else limits
     _parser_class = _DefaultStreamParser if parser_class is None else parser_class
+    _node_target = DEFAULT_NODE_TARGET if node_target is None else node_target
     if _installed:
         return
     StanzaDispatcher.reset_parser = _reset_parser  # type: ignore[method-assign]
@@ -466,12 +326,13 @@ def install(
 
 def uninstall() -> None:
     """Put nbxmpp's own parsing and JIDs back, exactly as they were."""
-    global _limits, _parser_class, _installed
+    global _limits, _parser_class, _node_target, _installed
     StanzaDispatcher.reset_parser = _NBXMPP_RESET_PARSER  # type: ignore[method-assign]
     StanzaDispatcher.replace_non_character = _NBXMPP_REPLACE_NON_CHARACTER  # type: ignore[method-assign]
     NbxmppJID.from_string = _NBXMPP_FROM_STRING  # type: ignore[method-assign]
     _limits = DEFAULT_LIMITS
     _parser_class = _DefaultStreamParser
+    _node_target = DEFAULT_NODE_TARGET
     _installed = False
 
 
