@@ -24,6 +24,7 @@ include "_chars.pxi"
 
 import re
 
+from xmppwire import _tree_c
 from xmppwire._rawxml import attribute_value
 from xmppwire.errors import LocalProtocolError, RemoteProtocolError
 from xmppwire.events import (
@@ -40,6 +41,8 @@ from xmppwire.limits import DEFAULT_LIMITS, Limits
 __all__ = ["StreamParser"]
 
 cdef str XML_NS = "http://www.w3.org/XML/1998/namespace"
+# Reads the attributes and trees of the elements this twin splits.
+cdef object READER = _tree_c
 cdef str XMLNS_NS = "http://www.w3.org/2000/xmlns/"
 cdef const char* XML_NS_BYTES = b"http://www.w3.org/XML/1998/namespace"
 cdef const char* XMLNS_NS_BYTES = b"http://www.w3.org/2000/xmlns/"
@@ -172,7 +175,7 @@ cdef void _init_tables() noexcept:
 _init_tables()
 
 # Fast construction of the events: offsets of their slots.
-cdef Py_ssize_t ER_OFFSETS[5]
+cdef Py_ssize_t ER_OFFSETS[6]
 cdef Py_ssize_t WS_OFFSETS[1]
 cdef Py_ssize_t TX_OFFSETS[1]
 cdef bint FAST_EVENTS = False
@@ -195,7 +198,8 @@ def _setup_events():
     global FAST_EVENTS
     try:
         FAST_EVENTS = (
-            _slots_offsets(ElementReceived, ("namespace", "name", "raw", "header", "_attrs"),
+            _slots_offsets(ElementReceived,
+                           ("namespace", "name", "raw", "header", "_attrs", "_reader"),
                            ER_OFFSETS)
             and _slots_offsets(WhitespaceReceived, ("raw",), WS_OFFSETS)
             and _slots_offsets(TextReceived, ("raw",), TX_OFFSETS)
@@ -218,15 +222,16 @@ cdef PyTypeObject* TX_TYPE = <PyTypeObject*>TextReceived
 
 
 cdef inline object _element_event(object ns, object name, object raw, object header):
-    cdef PyObject* values[5]
+    cdef PyObject* values[6]
     if FAST_EVENTS:
         values[0] = <PyObject*>ns
         values[1] = <PyObject*>name
         values[2] = <PyObject*>raw
         values[3] = <PyObject*>header
         values[4] = <PyObject*>None
-        return xw_new_slots(ER_TYPE, 5, ER_OFFSETS, values)
-    return ElementReceived(namespace=ns, name=name, raw=raw, header=header)
+        values[5] = <PyObject*>READER
+        return xw_new_slots(ER_TYPE, 6, ER_OFFSETS, values)
+    return ElementReceived(namespace=ns, name=name, raw=raw, header=header, _reader=READER)
 
 
 cdef inline object _raw_event(PyTypeObject* cls, Py_ssize_t* offsets, object raw):

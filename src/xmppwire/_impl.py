@@ -23,7 +23,7 @@ NO_EXTENSIONS: Final[bool] = (
 )
 
 #: The modules that come as a compiled and a pure-Python twin.
-TWINS: Final = ("_tokenizer", "_jid")
+TWINS: Final = ("_tokenizer", "_jid", "_tree")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,8 @@ class Implementation:
     name: Literal["cython", "python"]
     tokenizer: ModuleType
     jid: ModuleType
+    #: Reads what the tokenizer split: attributes, trees, tree targets.
+    tree: ModuleType
 
 
 def _load(name: Literal["cython", "python"]) -> Implementation:

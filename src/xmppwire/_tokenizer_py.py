@@ -15,6 +15,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 
+from . import _tree_py
 from . import _xmlchars as xc
 from ._rawxml import attribute_value
 from .errors import LocalProtocolError, RemoteProtocolError
@@ -1064,7 +1065,9 @@ class StreamParser:
         header = self._header
         assert header is not None
         events.append(
-            ElementReceived(namespace=ns, name=name, raw=bytes(buf[start:end]), header=header)
+            ElementReceived(
+                namespace=ns, name=name, raw=bytes(buf[start:end]), header=header, _reader=_tree_py
+            )
         )
         self._state = _ROOT
         self._pos = self._tok = end
@@ -1131,7 +1134,7 @@ class StreamParser:
         found: list[ParserEvent] = []
         append = found.append
         new = object.__new__
-        set_ns, set_name, set_raw, set_header, set_attrs = _ER_SET
+        set_ns, set_name, set_raw, set_header, set_attrs, set_reader = _ER_SET
         paused = False
         while True:
             match = element_at()
@@ -1168,7 +1171,9 @@ class StreamParser:
             set_name(event, name)
             set_raw(event, raw)
             set_header(event, header)
-            set_attrs(event, None)
+            # The attributes are read from this match when first asked for.
+            set_attrs(event, attrs)
+            set_reader(event, _tree_py)
             append(event)
             i += len(raw)
             if pause_after and (ns, name) in pause_after:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import _rawxml
 
@@ -105,7 +105,14 @@ class ElementReceived(ParserEvent):
     #: The header of the stream the element came in, whose declarations are in
     #: scope for it.
     header: StreamHeader
-    _attrs: dict[str, str] | None = field(default=None, repr=False, compare=False, hash=False)
+    #: What the tokenizer kept of the start tag (the pure twin's attribute bytes),
+    #: then the decoded attributes once asked for.
+    _attrs: dict[str, str] | bytes | None = field(
+        default=None, repr=False, compare=False, hash=False
+    )
+    #: The stanza reader of the twin that split the element: it reads what that
+    #: twin kept. ``None``: the active implementation's.
+    _reader: Any = field(default=None, repr=False, compare=False, hash=False)
 
     @property
     def tag(self) -> str:
@@ -117,46 +124,61 @@ class ElementReceived(ParserEvent):
         """The element's own attributes (not namespace declarations), decoded.
 
         Names are ElementTree's: ``to``, ``id``, ``{http://www.w3.org/XML/1998/namespace}lang``.
-        The returned dict is shared between calls: don't change it.
+        Read on first use from what the tokenizer found; the returned dict is
+        shared between calls: don't change it.
         """
         attrs = self._attrs
-        if attrs is None:
-            attrs = _rawxml.start_tag_attributes(self.raw, self.header.namespaces)
-            object.__setattr__(self, "_attrs", attrs)
-        return attrs
+        if type(attrs) is not dict:
+            attrs = (self._reader or _active_reader()).read_attributes(self)
+        return attrs  # type: ignore[return-value]
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """One attribute of the element, as in ``ElementTree.Element.get``."""
-        return self.attrs.get(name, default)
+        attrs = self._attrs
+        if type(attrs) is not dict:
+            attrs = (self._reader or _active_reader()).read_attributes(self)
+        return attrs.get(name, default)  # type: ignore[union-attr]
 
     @property
     def to(self) -> str | None:
-        return self.attrs.get("to")
+        attrs = self._attrs
+        if type(attrs) is not dict:
+            attrs = (self._reader or _active_reader()).read_attributes(self)
+        return attrs.get("to")  # type: ignore[union-attr]
 
     @property
     def from_(self) -> str | None:
-        return self.attrs.get("from")
+        attrs = self._attrs
+        if type(attrs) is not dict:
+            attrs = (self._reader or _active_reader()).read_attributes(self)
+        return attrs.get("from")  # type: ignore[union-attr]
 
     @property
     def id(self) -> str | None:
-        return self.attrs.get("id")
+        attrs = self._attrs
+        if type(attrs) is not dict:
+            attrs = (self._reader or _active_reader()).read_attributes(self)
+        return attrs.get("id")  # type: ignore[union-attr]
 
     @property
     def type(self) -> str | None:
-        return self.attrs.get("type")
+        attrs = self._attrs
+        if type(attrs) is not dict:
+            attrs = (self._reader or _active_reader()).read_attributes(self)
+        return attrs.get("type")  # type: ignore[union-attr]
 
     @property
     def lang(self) -> str | None:
         return self.attrs.get(f"{{{XML_NS}}}lang")
 
     def element(self) -> ET.Element:
-        """The element as an ``xml.etree.ElementTree.Element``.
+        """The element as an ``xml.etree.ElementTree.Element``, built from the tokenizer's parse.
 
         Namespaces inherited from the stream header are resolved, so a
         ``<message>`` on a c2s stream becomes ``{jabber:client}message``.
         Each call builds a new tree.
         """
-        return _rawxml.build_element(self.raw, self.header.namespaces)
+        return (self._reader or _active_reader()).element(self.raw, self.header.namespaces)
 
     def build(self, target: TreeTarget) -> None:
         """Drive ``target`` through the element as ``XMLParser`` drives a ``TreeBuilder``.
@@ -172,7 +194,13 @@ class ElementReceived(ParserEvent):
         which are not reported. ``target.close()`` is not called: one target
         can be driven through many elements.
         """
-        _rawxml.drive_target(self.raw, self.header.namespaces, target)
+        (self._reader or _active_reader()).build(self.raw, self.header.namespaces, target)
+
+
+def _active_reader() -> Any:
+    from ._impl import active
+
+    return active().tree
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -215,7 +243,7 @@ def _slot_setters(cls: type, *names: str) -> tuple[Callable[[object, object], No
     return tuple(cls.__dict__[name].__set__ for name in names)
 
 
-_ER_SET = _slot_setters(ElementReceived, "namespace", "name", "raw", "header", "_attrs")
+_ER_SET = _slot_setters(ElementReceived, "namespace", "name", "raw", "header", "_attrs", "_reader")
 _WS_SET = _slot_setters(WhitespaceReceived, "raw")
 
 
@@ -226,18 +254,21 @@ def _element_received_init(
     name: str,
     raw: bytes,
     header: StreamHeader,
-    _attrs: dict[str, str] | None = None,
+    _attrs: dict[str, str] | bytes | None = None,
+    _reader: Any = None,
     _set_namespace: Callable[[object, object], None] = _ER_SET[0],
     _set_name: Callable[[object, object], None] = _ER_SET[1],
     _set_raw: Callable[[object, object], None] = _ER_SET[2],
     _set_header: Callable[[object, object], None] = _ER_SET[3],
     _set_attrs: Callable[[object, object], None] = _ER_SET[4],
+    _set_reader: Callable[[object, object], None] = _ER_SET[5],
 ) -> None:
     _set_namespace(self, namespace)
     _set_name(self, name)
     _set_raw(self, raw)
     _set_header(self, header)
     _set_attrs(self, _attrs)
+    _set_reader(self, _reader)
 
 
 def _whitespace_received_init(

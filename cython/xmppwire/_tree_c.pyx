@@ -1,0 +1,594 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False
+"""Compiled twin of the stanza reader: attributes, trees and tree targets.
+
+Its input is the ``raw`` of an ``ElementReceived``: one element the tokenizer
+has already checked byte by byte, so the walk here trusts it (names, quotes,
+references and nesting are known to be right) and only finds token
+boundaries. Nothing is re-serialised and expat is not involved: tags,
+attributes and text go from the bytes straight to the target.
+"""
+
+cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.object cimport PyObject
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.stdint cimport uint32_t
+from libc.string cimport memchr, memcmp, memcpy
+
+from xml.etree.ElementTree import TreeBuilder
+
+from xmppwire.events import ElementReceived
+
+__all__ = ["attributes", "build", "element", "read_attributes"]
+
+cdef Py_ssize_t RAW_SLOT = xw_slot_offset(ElementReceived.__dict__["raw"])
+cdef Py_ssize_t HEADER_SLOT = xw_slot_offset(ElementReceived.__dict__["header"])
+cdef Py_ssize_t ATTRS_SLOT = xw_slot_offset(ElementReceived.__dict__["_attrs"])
+
+cdef str XML_NS = "http://www.w3.org/XML/1998/namespace"
+
+cdef extern from *:
+    """
+    /* Byte classes of the walk: 1 = whitespace, 2 = ends a name in a tag. */
+    static const unsigned char xw_tree_cc[256] = {
+        ['\\t'] = 3, ['\\n'] = 3, ['\\r'] = 3, [' '] = 3,
+        ['/'] = 2, ['>'] = 2, ['='] = 2,
+    };
+
+    /* Strings seen before, found by their UTF-8 bytes (and, for tags, the
+       namespace object they were made with): stanzas repeat a few dozen names
+       and namespaces, and a lookup costs less than decoding and joining.
+       A fixed table: a new string replaces the old one in its slot, so the
+       peer, who chooses the names, can't make it grow. Shared state, so
+       only where the GIL guards it. */
+    #define XW_SLOTS 512
+    #ifdef Py_GIL_DISABLED
+    #define XW_CACHED 0
+    #else
+    #define XW_CACHED 1
+    #endif
+    typedef struct { PyObject *text; PyObject *scope; Py_ssize_t n; char key[48]; } xw_slot;
+    static xw_slot xw_strings[XW_SLOTS];
+
+    static CYTHON_INLINE size_t xw_hash(const char *p, Py_ssize_t n, size_t seed) {
+        size_t h = 2166136261u ^ seed;
+        Py_ssize_t i;
+        for (i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 16777619u;
+        return h;
+    }
+
+    /* A borrowed reference to the cached string for (scope, bytes), or NULL. */
+    static CYTHON_INLINE PyObject *xw_cached(PyObject *scope, const char *p, Py_ssize_t n,
+                                              size_t *slot) {
+        xw_slot *s;
+        if (!XW_CACHED || n > 48) { *slot = (size_t)-1; return NULL; }
+        *slot = xw_hash(p, n, (size_t)scope) & (XW_SLOTS - 1);
+        s = &xw_strings[*slot];
+        if (s->text && s->scope == scope && s->n == n && memcmp(s->key, p, n) == 0)
+            return s->text;
+        return NULL;
+    }
+
+    /* The slot holds both strings: a scope freed and another made at its
+       address must not find the old entry. */
+    static CYTHON_INLINE void xw_remember(size_t slot, PyObject *scope, const char *p,
+                                          Py_ssize_t n, PyObject *text) {
+        xw_slot *s;
+        PyObject *old_text, *old_scope;
+        if (slot == (size_t)-1) return;
+        s = &xw_strings[slot];
+        old_text = s->text;
+        old_scope = s->scope;
+        Py_INCREF(text);
+        Py_XINCREF(scope);
+        s->text = text;
+        s->scope = scope;
+        s->n = n;
+        memcpy(s->key, p, n);
+        Py_XDECREF(old_text);
+        Py_XDECREF(old_scope);
+    }
+    """
+    const unsigned char xw_tree_cc[256]
+
+
+cdef extern from *:
+    """
+    /* Where a slots class keeps one of its fields, and a borrowed read and
+       an owned write of it: ElementReceived is a frozen dataclass, and its
+       decoded attributes are stored once, on first use. */
+    #include "structmember.h"
+    static Py_ssize_t xw_slot_offset(PyObject *descr) {
+        return ((PyMemberDescrObject *)descr)->d_member->offset;
+    }
+    #define xw_slot_get(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+    static CYTHON_INLINE void xw_slot_set(PyObject *obj, Py_ssize_t off, PyObject *value) {
+        PyObject *old = xw_slot_get(obj, off);
+        Py_INCREF(value);
+        xw_slot_get(obj, off) = value;
+        Py_XDECREF(old);
+    }
+    """
+    Py_ssize_t xw_slot_offset(object descr) except -1
+    PyObject* xw_slot_get(object obj, Py_ssize_t off) noexcept
+    void xw_slot_set(object obj, Py_ssize_t off, object value) noexcept
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    void* PyUnicode_DATA(object text) noexcept
+    PyObject* xw_cached(PyObject* scope, const char* p, Py_ssize_t n, size_t* slot) noexcept
+    void xw_remember(size_t slot, PyObject* scope, const char* p, Py_ssize_t n,
+                     PyObject* text) noexcept
+
+# One-entry cache of the scope a stream header gives: a stream's stanzas all
+# come with the same header tuple, so its dict is built once per stream.
+cdef object _scope_key = None
+cdef str _scope_default = ""
+cdef dict _scope_prefixes = {}
+
+
+cdef inline bint _is_ws(unsigned char c) noexcept:
+    return xw_tree_cc[c] & 1
+
+
+cdef inline bint _ends_name(unsigned char c) noexcept:
+    return xw_tree_cc[c] != 0
+
+
+cdef inline str _name(const unsigned char* p, Py_ssize_t n):
+    """A name (or a namespace) by its bytes, from the cache when seen before."""
+    cdef size_t slot
+    cdef PyObject* found = xw_cached(NULL, <const char*>p, n, &slot)
+    if found is not NULL:
+        return <str>found
+    name = PyUnicode_DecodeUTF8(<char*>p, n, NULL)
+    xw_remember(slot, NULL, <const char*>p, n, <PyObject*>name)
+    return name
+
+
+cdef void _header_scope(tuple namespaces) except *:
+    global _scope_key, _scope_default, _scope_prefixes
+    if namespaces is _scope_key:
+        return
+    default = ""
+    prefixes = {}
+    for prefix, uri in namespaces:
+        if prefix is None:
+            default = uri
+        else:
+            prefixes[prefix] = uri
+    _scope_default = default
+    _scope_prefixes = prefixes
+    _scope_key = namespaces
+
+
+cdef inline int _utf8(unsigned char* out, uint32_t cp) noexcept:
+    if cp < 0x80:
+        out[0] = <unsigned char>cp
+        return 1
+    if cp < 0x800:
+        out[0] = <unsigned char>(0xC0 | (cp >> 6))
+        out[1] = <unsigned char>(0x80 | (cp & 0x3F))
+        return 2
+    if cp < 0x10000:
+        out[0] = <unsigned char>(0xE0 | (cp >> 12))
+        out[1] = <unsigned char>(0x80 | ((cp >> 6) & 0x3F))
+        out[2] = <unsigned char>(0x80 | (cp & 0x3F))
+        return 3
+    out[0] = <unsigned char>(0xF0 | (cp >> 18))
+    out[1] = <unsigned char>(0x80 | ((cp >> 12) & 0x3F))
+    out[2] = <unsigned char>(0x80 | ((cp >> 6) & 0x3F))
+    out[3] = <unsigned char>(0x80 | (cp & 0x3F))
+    return 4
+
+
+cdef Py_ssize_t _decode_into(const unsigned char* p, Py_ssize_t n, unsigned char* out,
+                             bint attribute, bint cdata) noexcept:
+    """Copy character data to ``out`` as XML delivers it; returns the length.
+
+    Line ends become LF (XML 1.0 §2.11); in attribute values every whitespace
+    character then becomes a space (§3.3.3), and references are decoded
+    (except inside CDATA). Never longer than the input.
+    """
+    cdef Py_ssize_t i = 0, o = 0, j
+    cdef unsigned char c
+    cdef uint32_t cp
+    while i < n:
+        c = p[i]
+        if c == 13:
+            out[o] = 32 if attribute else 10
+            o += 1
+            i += 2 if i + 1 < n and p[i + 1] == 10 else 1
+        elif attribute and (c == 10 or c == 9):
+            out[o] = 32
+            o += 1
+            i += 1
+        elif c == 38 and not cdata:
+            j = i + 1
+            if p[j] == 35:
+                cp = 0
+                j += 1
+                if p[j] == 120:
+                    j += 1
+                    while p[j] != 59:
+                        c = p[j]
+                        cp = cp * 16 + (c - 48 if c <= 57 else (c | 32) - 87)
+                        j += 1
+                else:
+                    while p[j] != 59:
+                        cp = cp * 10 + (p[j] - 48)
+                        j += 1
+                o += _utf8(out + o, cp)
+            else:
+                # Only XML's five entities pass the tokenizer.
+                if p[j] == 108:
+                    out[o] = 60                          # &lt;
+                elif p[j] == 103:
+                    out[o] = 62                          # &gt;
+                elif p[j + 1] == 109:
+                    out[o] = 38                          # &amp;
+                elif p[j] == 97:
+                    out[o] = 39                          # &apos;
+                else:
+                    out[o] = 34                          # &quot;
+                o += 1
+                while p[j] != 59:
+                    j += 1
+            i = j + 1
+        else:
+            out[o] = c
+            o += 1
+            i += 1
+    return o
+
+
+cdef inline bint _plain(const unsigned char* p, Py_ssize_t n, bint attribute) noexcept:
+    cdef Py_ssize_t i
+    cdef unsigned char c
+    for i in range(n):
+        c = p[i]
+        if c == 38 or c == 13 or (attribute and (c == 10 or c == 9)):
+            return False
+    return True
+
+
+cdef str _decode(const unsigned char* p, Py_ssize_t n, bint attribute):
+    cdef unsigned char* out
+    cdef Py_ssize_t o, i
+    cdef unsigned char c, high = 0
+    cdef bint plain = True
+    for i in range(n):
+        c = p[i]
+        high |= c
+        if c == 38 or c == 13 or (attribute and (c == 10 or c == 9)):
+            plain = False
+            break
+    if plain:
+        if high < 128:
+            # ASCII, the common case: no UTF-8 decoder needed.
+            text = PyUnicode_New(n, 127)
+            memcpy(PyUnicode_DATA(text), p, n)
+            return text
+        return PyUnicode_DecodeUTF8(<char*>p, n, NULL)
+    out = <unsigned char*>PyMem_Malloc(n + 1)
+    if out is NULL:
+        raise MemoryError()
+    try:
+        o = _decode_into(p, n, out, attribute, False)
+        return PyUnicode_DecodeUTF8(<char*>out, o, NULL)
+    finally:
+        PyMem_Free(out)
+
+
+@cython.freelist(16)
+cdef class _Scope:
+    """The namespaces in scope at one point of the walk."""
+    cdef str default
+    cdef dict prefixes      # shared with the enclosing scope until changed
+    cdef bint owned
+
+
+cdef struct Tag:
+    Py_ssize_t name
+    Py_ssize_t nlen
+    Py_ssize_t colon        # offset of ':' in the name, -1 if none
+    Py_ssize_t end          # just past '>'
+    bint empty              # '/>'
+    Py_ssize_t first        # first attribute byte (past the name)
+
+
+cdef Py_ssize_t _skip_ws(const unsigned char* p, Py_ssize_t i) noexcept:
+    while _is_ws(p[i]):
+        i += 1
+    return i
+
+
+cdef void _scan_name(const unsigned char* p, Py_ssize_t i, Tag* tag) noexcept:
+    cdef Py_ssize_t j = i
+    tag.name = i
+    tag.colon = -1
+    while not _ends_name(p[j]):
+        if p[j] == 58:
+            tag.colon = j - i
+        j += 1
+    tag.nlen = j - i
+    tag.first = j
+
+
+cdef object _resolve(const unsigned char* p, Py_ssize_t start, Py_ssize_t n, Py_ssize_t colon,
+                     str default, dict prefixes, bint element):
+    """ElementTree's name for a qualified name: ``{uri}local`` or ``local``."""
+    cdef str uri
+    cdef size_t slot
+    cdef PyObject* found
+    if colon < 0:
+        if not element or not default:
+            return _name(p + start, n)
+        uri = default
+    else:
+        prefix = _name(p + start, colon)
+        uri = XML_NS if prefix == "xml" else prefixes[prefix]
+    found = xw_cached(<PyObject*>uri, <const char*>(p + start), n, &slot)
+    if found is not NULL:
+        return <str>found
+    if colon < 0:
+        tag = "{" + uri + "}" + _name(p + start, n)
+    else:
+        tag = "{" + uri + "}" + _name(p + start + colon + 1, n - colon - 1)
+    xw_remember(slot, <PyObject*>uri, <const char*>(p + start), n, <PyObject*>tag)
+    return tag
+
+
+@cython.freelist(4)
+cdef class _Walk:
+    """One pass over one validated element, calling the target's methods."""
+    cdef const unsigned char* p
+    cdef Py_ssize_t n
+    cdef object start
+    cdef object data
+    cdef object end
+    cdef object start_ns
+    cdef object end_ns
+    cdef _Scope inner           # the scope inside the start tag just read
+
+    cdef dict _start_tag(self, Py_ssize_t i, Tag* tag, _Scope scope, list declared):
+        """Attributes of the start tag at ``i`` (past '<'); its scope goes to ``self.inner``.
+
+        ``scope`` is left as it is: a tag that declares namespaces gets a scope
+        of its own. Declarations go to ``declared`` as ``(prefix, uri)`` when
+        it is a list.
+        """
+        cdef const unsigned char* p = self.p
+        cdef Py_ssize_t j, an, ae, ac, vs, ve, alen
+        cdef unsigned char q
+        cdef list found = None
+        cdef dict attrs = {}
+        cdef str value
+        cdef _Scope own = scope
+        _scan_name(p, i, tag)
+        j = tag.first
+        while True:
+            j = _skip_ws(p, j)
+            if p[j] == 62:
+                tag.empty = False
+                tag.end = j + 1
+                break
+            if p[j] == 47:
+                tag.empty = True
+                tag.end = j + 2
+                break
+            an = j
+            ac = -1
+            while not _ends_name(p[j]):
+                if p[j] == 58 and ac < 0:
+                    ac = j - an
+                j += 1
+            ae = j
+            j = _skip_ws(p, j) + 1          # past '='
+            j = _skip_ws(p, j)
+            q = p[j]
+            vs = j + 1
+            ve = <Py_ssize_t>(<const unsigned char*>memchr(p + vs, q, self.n - vs) - p)
+            j = ve + 1
+            if ae - an >= 5 and memcmp(p + an, b"xmlns", 5) == 0 and (ae - an == 5 or ac == 5):
+                if own is scope:
+                    own = _Scope.__new__(_Scope)
+                    own.default = scope.default
+                    own.prefixes = scope.prefixes
+                    own.owned = False
+                # The same few namespaces in every stanza: one string each.
+                if _plain(p + vs, ve - vs, True):
+                    value = _name(p + vs, ve - vs)
+                else:
+                    value = _decode(p + vs, ve - vs, True)
+                if ae - an == 5:
+                    own.default = value
+                    if declared is not None:
+                        declared.append(("", value))
+                else:
+                    prefix = _name(p + an + 6, ae - an - 6)
+                    if not own.owned:
+                        own.prefixes = dict(own.prefixes)
+                        own.owned = True
+                    own.prefixes[prefix] = value
+                    if declared is not None:
+                        declared.append((prefix, value))
+                continue
+            value = _decode(p + vs, ve - vs, True)
+            if ac < 0:
+                attrs[_name(p + an, ae - an)] = value
+            else:
+                if found is None:
+                    found = []
+                found.append((an, ae - an, ac, value))
+        if found is not None:
+            # Resolved once every declaration of the tag is known.
+            for an, alen, ac, value in found:
+                attrs[_resolve(p, an, alen, ac, own.default, own.prefixes, False)] = value
+        self.inner = own
+        return attrs
+
+    cdef Py_ssize_t _text(self, Py_ssize_t i, Py_ssize_t stop) except -1:
+        """Character data and CDATA sections from ``i`` up to the next tag, as one call.
+
+        Returns where that tag begins.
+        """
+        cdef const unsigned char* p = self.p
+        cdef Py_ssize_t j = i, k, o = 0
+        cdef unsigned char* out
+        cdef const unsigned char* cut
+        cdef bint simple = True
+        # The run ends at a '<' that is not a CDATA section.
+        while True:
+            j = <Py_ssize_t>(<const unsigned char*>memchr(p + j, 60, stop - j) - p)
+            if p[j + 1] == 33:              # <![CDATA[
+                simple = False
+                j += 9
+                while not (p[j] == 93 and p[j + 1] == 93 and p[j + 2] == 62):
+                    j += 1
+                j += 3
+                continue
+            break
+        if simple:
+            self.data(_decode(p + i, j - i, False))
+            return j
+        out = <unsigned char*>PyMem_Malloc(j - i + 1)
+        if out is NULL:
+            raise MemoryError()
+        try:
+            k = i
+            while k < j:
+                if p[k] == 60:
+                    k += 9
+                    stop = k
+                    while not (p[stop] == 93 and p[stop + 1] == 93 and p[stop + 2] == 62):
+                        stop += 1
+                    o += _decode_into(p + k, stop - k, out + o, False, True)
+                    k = stop + 3
+                else:
+                    # The next CDATA section, or the end of the run.
+                    cut = <const unsigned char*>memchr(p + k, 60, j - k)
+                    stop = j if cut is NULL else <Py_ssize_t>(cut - p)
+                    o += _decode_into(p + k, stop - k, out + o, False, False)
+                    k = stop
+            if o:                           # empty CDATA sections are no text
+                self.data(PyUnicode_DecodeUTF8(<char*>out, o, NULL))
+        finally:
+            PyMem_Free(out)
+        return j
+
+    cdef void run(self, tuple namespaces) except *:
+        cdef const unsigned char* p = self.p
+        cdef Py_ssize_t i = 0, n = self.n
+        cdef Tag tag
+        cdef _Scope scope, inner
+        cdef list tags = []
+        cdef list scopes = []
+        cdef list declared = None
+        cdef list counts = None
+        cdef bint report_ns = self.start_ns is not None or self.end_ns is not None
+        _header_scope(namespaces)
+        scope = _Scope.__new__(_Scope)
+        scope.default = _scope_default
+        scope.prefixes = _scope_prefixes
+        scope.owned = False
+        if report_ns:
+            counts = []
+        while i < n:
+            if p[i] != 60 or p[i + 1] == 33:
+                i = self._text(i, n)
+                continue
+            if p[i + 1] == 47:              # an end tag
+                scope = scopes.pop()
+                tag_name = tags.pop()
+                self.end(tag_name)
+                if counts is not None:
+                    self._end_ns(counts.pop())
+                i = <Py_ssize_t>(<const unsigned char*>memchr(p + i, 62, n - i) - p) + 1
+                continue
+            if report_ns:
+                declared = []
+            attrs = self._start_tag(i + 1, &tag, scope, declared)
+            inner = self.inner
+            tag_name = _resolve(p, tag.name, tag.nlen, tag.colon, inner.default,
+                                inner.prefixes, True)
+            if declared and self.start_ns is not None:
+                for prefix, uri in declared:
+                    self.start_ns(prefix, uri)
+            self.start(tag_name, attrs)
+            i = tag.end
+            if tag.empty:
+                self.end(tag_name)
+                if counts is not None:
+                    self._end_ns(declared)
+            else:
+                scopes.append(scope)
+                scope = inner
+                tags.append(tag_name)
+                if counts is not None:
+                    counts.append(declared)
+
+    cdef void _end_ns(self, list declared) except *:
+        if self.end_ns is None or not declared:
+            return
+        for prefix, _ in reversed(declared):
+            self.end_ns(prefix)
+
+
+cdef _Walk _walker(bytes raw):
+    cdef _Walk walk = _Walk.__new__(_Walk)
+    walk.p = <const unsigned char*>PyBytes_AS_STRING(raw)
+    walk.n = PyBytes_GET_SIZE(raw)
+    return walk
+
+
+def attributes(bytes raw not None, tuple namespaces not None, matched=None):
+    """The attributes of the element's start tag, keyed by ElementTree names.
+
+    ``matched`` is for the pure twin's signature: here the start tag is read from ``raw``.
+    """
+    return _attributes(raw, namespaces)
+
+
+cdef dict _attributes(bytes raw, tuple namespaces):
+    cdef _Walk walk = _walker(raw)
+    cdef Tag tag
+    cdef _Scope scope = _Scope.__new__(_Scope)
+    _header_scope(namespaces)
+    scope.default = _scope_default
+    scope.prefixes = _scope_prefixes
+    scope.owned = False
+    return walk._start_tag(1, &tag, scope, None)
+
+
+def read_attributes(event):
+    """The attributes of an ``ElementReceived``, decoded and kept in the event."""
+    if type(event) is not ElementReceived:
+        raise TypeError(f"an ElementReceived, not {type(event).__name__}")
+    raw = <object>xw_slot_get(event, RAW_SLOT)
+    header = <object>xw_slot_get(event, HEADER_SLOT)
+    attrs = _attributes(raw, header.namespaces)
+    xw_slot_set(event, ATTRS_SLOT, attrs)
+    return attrs
+
+
+def build(bytes raw not None, tuple namespaces not None, target):
+    """Drive a TreeBuilder-protocol target through the element (see ElementReceived.build)."""
+    cdef _Walk walk = _walker(raw)
+    walk.start = target.start
+    walk.data = target.data
+    walk.end = target.end
+    walk.start_ns = getattr(target, "start_ns", None)
+    walk.end_ns = getattr(target, "end_ns", None)
+    walk.run(namespaces)
+
+
+def element(bytes raw not None, tuple namespaces not None):
+    """The element as an ``xml.etree.ElementTree.Element``."""
+    cdef _Walk walk = _walker(raw)
+    builder = TreeBuilder()
+    walk.start = builder.start
+    walk.data = builder.data
+    walk.end = builder.end
+    walk.run(namespaces)
+    return builder.close()
