@@ -7,6 +7,13 @@ without attribute lookups on the ``Node`` objects.
 """
 
 cimport cython
+from cpython.object cimport PyObject, PyTypeObject
+
+cdef extern from "Python.h":
+    # object.__new__(cls) and obj.__dict__ = fields, without the Python-level
+    # argument parsing and descriptor lookups: a Node takes no __new__ of its own.
+    object PyType_GenericNew(PyTypeObject* cls, PyObject* args, PyObject* kwargs)
+    int PyObject_GenericSetDict(object obj, object value, void* context) except -1
 
 __all__ = ["NodeTarget"]
 
@@ -17,7 +24,6 @@ UNDECLARED = "http://www.gajim.org/xmlns/undeclared"
 cdef str _XML_ATTR = XML_ATTR
 cdef Py_ssize_t _XML_ATTR_LENGTH = len(XML_ATTR)
 cdef str _UNDECLARED = UNDECLARED
-cdef object _new_object = object.__new__
 cdef tuple _NO_NAMESPACE = ("", "")
 
 # "{uri}local" -> (uri, local), or (None, local) for no namespace: the same
@@ -50,7 +56,7 @@ cdef class NodeTarget:
     prefixes the stream header declares ("" for the default) to their URIs.
     """
 
-    cdef object _node_class
+    cdef type _node_class
     cdef dict _header_nsp
     # The namespaces in scope, innermost last, as (prefix, uri) pairs.
     cdef list _bound
@@ -61,7 +67,9 @@ cdef class NodeTarget:
     cdef object _text
     cdef public object finished
 
-    def __init__(self, node_class, dict header_nsp):
+    def __init__(self, type node_class, dict header_nsp):
+        if node_class.__new__ is not object.__new__:
+            raise TypeError("node_class must not define __new__")
         self._node_class = node_class
         self._header_nsp = header_nsp
         self._bound = list(header_nsp.items())
@@ -133,7 +141,7 @@ cdef class NodeTarget:
             prefix = ""
         else:
             prefix = self._prefix_of(<str>namespace)
-        node = _new_object(self._node_class)
+        node = PyType_GenericNew(<PyTypeObject*>self._node_class, NULL, NULL)
         if parent is None:
             # A top-level element looks its prefix up in the header's declarations.
             fields = {
@@ -177,7 +185,7 @@ cdef class NodeTarget:
                 if prefix in <dict>ancestor["nsd"] or prefix in <dict>ancestor["nsp_cache"]:
                     break
                 (<dict>ancestor["nsp_cache"])[prefix] = namespace
-        node.__dict__ = fields
+        PyObject_GenericSetDict(node, fields, NULL)
         if parent_fields is not None:
             (<list>parent_fields["kids"]).append(node)
         self._open.append(fields)

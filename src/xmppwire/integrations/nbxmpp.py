@@ -151,8 +151,7 @@ class XMPPWireNodeParser:
         self._dispatcher = dispatcher
         self._node_target = node_target
         self._parser = parser_class(limits=limits, pause_after=RESTART_POINTS)
-        self._header: StreamHeader | None = None
-        self._header_nsp: dict[str, str] = {}
+        self._target: Any = None
         self._ended = False
         # The last top-level element handed over, and the text seen after it.
         self._last: Node | None = None
@@ -195,7 +194,6 @@ class XMPPWireNodeParser:
             return
 
     def _deliver(self, events: Sequence[Any]) -> None:
-        target: Any = None
         for event in events:
             dispatch = self.dispatch
             kind = type(event)
@@ -205,8 +203,7 @@ class XMPPWireNodeParser:
                 self._last.data.append("".join(self._after_last))  # type: ignore[union-attr]
                 self._after_last.clear()
             if kind is ElementReceived:
-                if target is None or target.finished is not None:
-                    target = self._node_target(Node, self._header_nsp)
+                target = self._target
                 event.build(target)
                 node = target.finished
                 if node.name == "error":
@@ -221,8 +218,9 @@ class XMPPWireNodeParser:
                         event.raw.decode() if kind is WhitespaceReceived else event.text
                     )
             elif kind is StreamOpened:
-                self._header = event.header
-                node, self._header_nsp = _header_node(event.header)
+                node, header_nsp = _header_node(event.header)
+                # One builder for the stream: each element leaves it as it found it.
+                self._target = self._node_target(Node, header_nsp)
                 if dispatch is not None:
                     dispatch(node)
             elif kind is StreamClosed:
