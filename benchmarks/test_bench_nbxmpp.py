@@ -104,8 +104,12 @@ def _client() -> tuple[Client, dict[str, int]]:
     return client, received
 
 
-def parse_step(chunks: list[bytes]) -> Callable[[], int]:
-    """bytes -> dispatched Nodes, as nbxmpp's transport and dispatcher run it."""
+def parse_step(chunks: list[bytes], noncharacters: bool = True) -> Callable[[], int]:
+    """bytes -> dispatched Nodes, as nbxmpp's transport and dispatcher run it.
+
+    ``noncharacters=False`` leaves out nbxmpp's noncharacter replacement, to
+    compare the parsers alone.
+    """
     client, _ = _client()
     dispatcher = client._dispatcher
     counted = [0]
@@ -118,7 +122,7 @@ def parse_step(chunks: list[bytes]) -> Callable[[], int]:
         dispatcher.reset_parser()  # a new stream: the corpus starts with a header
         parser = dispatcher._parser
         parser.dispatch = count
-        replace = dispatcher.replace_non_character
+        replace = dispatcher.replace_non_character if noncharacters else str
         pending = b""
         for chunk in chunks:
             text, pending = utf8_decode(pending + chunk)
@@ -128,12 +132,19 @@ def parse_step(chunks: list[bytes]) -> Callable[[], int]:
     return receive
 
 
-def receive_path(chunks: list[bytes]) -> tuple[Callable[[], None], dict[str, int]]:
-    """bytes -> nbxmpp's handlers, through StanzaDispatcher.process_data."""
+def receive_path(
+    chunks: list[bytes], new_jids: bool = False
+) -> tuple[Callable[[], None], dict[str, int]]:
+    """bytes -> nbxmpp's handlers, through StanzaDispatcher.process_data.
+
+    ``new_jids=True`` empties the JID caches first, as on a new connection.
+    """
     client, received = _client()
     dispatcher = client._dispatcher
 
     def receive() -> None:
+        if new_jids:
+            forget_jids()
         dispatcher.reset_parser()
         process = dispatcher.process_data
         pending = b""
@@ -244,7 +255,7 @@ def main() -> None:
             f"{LABELS[name]}: {best[name] / unit * 1e6:9.2f} {what} ({base / best[name]:.2f}x)"
             for name in runs
         )
-        print(f"{label:<34} {cells}", flush=True)
+        print(f"{label:<36} {cells}", flush=True)
 
     print(
         f"nbxmpp {nbxmpp.__version__}, xmppwire {_impl.IMPLEMENTATION}, corpora of {size} bytes,"
@@ -257,14 +268,20 @@ def main() -> None:
             per = corpus.elements
             label = f"{corpus_name} {chunk // 1024} KiB"
             # Each receiver gets its own dispatcher, set up with the accelerator as it runs.
-            parse_runs = {}
-            receive_runs = {}
+            paths: dict[str, dict[str | None, Callable[[], Any]]] = {
+                "parse": {},
+                "parse, parser alone": {},
+                "receive": {},
+                "receive, new JIDs": {},
+            }
             for name in receivers:
                 _install(name)
-                parse_runs[name] = parse_step(chunks)
-                receive_runs[name] = receive_path(chunks)[0]
-            table(f"parse   {label}", parse_runs, per, "us/elem")
-            table(f"receive {label}", receive_runs, per, "us/elem")
+                paths["parse"][name] = parse_step(chunks)
+                paths["parse, parser alone"][name] = parse_step(chunks, noncharacters=False)
+                paths["receive"][name] = receive_path(chunks)[0]
+                paths["receive, new JIDs"][name] = receive_path(chunks, new_jids=True)[0]
+            for path, runs in paths.items():
+                table(f"{path:<20} {label}", runs, per, "us/elem")
     counter = iter(range(10**9))
     # JIDs come from the active implementation whatever parser is installed.
     jid_runs = {
