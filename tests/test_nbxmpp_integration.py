@@ -19,9 +19,9 @@ import socket
 import string
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
@@ -299,11 +299,15 @@ def test_install_and_uninstall_put_nbxmpp_back_exactly() -> None:
 # -- forbidden input, from a real server socket to a real nbxmpp client ----------------------
 
 
-class ScriptedServer:
-    """Loopback TCP: answers the client's header with fixed bytes, records the rest."""
+#: What the scripted server waits for, and what it answers: bytes, or bytes made from the match.
+Step = tuple[bytes, Callable[[re.Match[bytes]], bytes]]
 
-    def __init__(self, reply: bytes) -> None:
-        self.reply = reply
+
+class ScriptedServer:
+    """Loopback TCP: answers what the client writes, step by step, and records all of it."""
+
+    def __init__(self, steps: list[Step]) -> None:
+        self.steps = steps
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.received = bytearray()
@@ -313,36 +317,53 @@ class ScriptedServer:
     def _serve(self) -> None:
         connection, _ = self.listener.accept()
         connection.settimeout(10)
+        seen = 0
         with connection:
-            while b">" not in self.received:
-                self.received += connection.recv(4096)
-            connection.sendall(self.reply)
             try:
+                for pattern, answer in self.steps:
+                    while (found := re.compile(pattern).search(self.received, seen)) is None:
+                        chunk = connection.recv(4096)
+                        if not chunk:
+                            return
+                        self.received += chunk
+                    seen = found.end()
+                    connection.sendall(answer(found))
                 while chunk := connection.recv(4096):
                     self.received += chunk
                     if b"</stream:stream>" in self.received:
                         break
             except OSError:
                 pass
-        self.listener.close()
+            finally:
+                self.listener.close()
 
 
-def run_client_against(reply: bytes) -> tuple[bytes, Any]:
-    server = ScriptedServer(reply)
+def run_client_against(steps: list[Step], *, on_connected: Any = None) -> tuple[bytes, Any]:
+    server = ScriptedServer(steps)
     loop = GLib.MainLoop()
     client = Client()
     client.set_domain("example.com")
     client.set_username("juliet")
     client.set_password("secret")
+    client.set_resource("balcony")
     client.set_custom_host(f"127.0.0.1:{server.port}", ConnectionProtocol.TCP, ConnectionType.PLAIN)
     client.set_connection_types([ConnectionType.PLAIN])
     client.subscribe("disconnected", lambda *_: loop.quit())
     client.subscribe("connection-failed", lambda *_: loop.quit())
+    if on_connected is not None:
+        client.subscribe("connected", lambda *_: on_connected(client))
     GLib.timeout_add_seconds(15, loop.quit)
     client.connect()
     loop.run()
     server.thread.join(10)
     return bytes(server.received), client.get_error()
+
+
+def answer(data: bytes) -> Callable[[re.Match[bytes]], bytes]:
+    return lambda _match: data
+
+
+CLIENT_HEADER: Final = rb"<stream:stream[^>]*>"
 
 
 FORBIDDEN = {
@@ -361,7 +382,7 @@ FORBIDDEN = {
 def test_forbidden_input_ends_the_stream_with_its_condition(name: str) -> None:
     construct, condition = FORBIDDEN[name]
     accelerator.install(Limits(max_stanza_bytes=5000))
-    written, error = run_client_against(HEADER + construct)
+    written, error = run_client_against([(CLIENT_HEADER, answer(HEADER + construct))])
     stream_error = (
         f"<stream:error><{condition} xmlns='{STREAM_ERRORS_NS}'/><text xmlns='{STREAM_ERRORS_NS}'>"
     ).encode()
@@ -374,7 +395,7 @@ def test_forbidden_input_ends_the_stream_with_its_condition(name: str) -> None:
 def test_nbxmpp_alone_drops_the_stream_without_telling_why() -> None:
     # What the accelerator changes: nbxmpp's expat handler rejects comments
     # too, but without telling the peer why.
-    written, error = run_client_against(HEADER + FORBIDDEN["comment"][0])
+    written, error = run_client_against([(CLIENT_HEADER, answer(HEADER + FORBIDDEN["comment"][0]))])
     assert b"<stream:error>" not in written
     assert error[0] is StreamError.PARSING
 
@@ -480,3 +501,58 @@ def test_where_the_rules_disagree_nbxmpps_answer_is_kept(impl: Implementation, t
     accelerator.install()
     jid = JID.from_string(text)
     assert (jid.localpart, jid.domain, jid.resource) == DISAGREEMENTS[text]
+
+
+SASL_NS = "urn:ietf:params:xml:ns:xmpp-sasl"
+LOGIN: Final[list[Step]] = [
+    (
+        CLIENT_HEADER,
+        answer(
+            HEADER + b"<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
+            b"<mechanism>PLAIN</mechanism></mechanisms></stream:features>"
+        ),
+    ),
+    (
+        rb"<auth [^>]*>[^<]*</auth>",
+        # The new stream's header and features in the same read as <success/>.
+        answer(
+            b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"
+            + HEADER.replace(b"c2s-1", b"c2s-2")
+            + b"<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>"
+            b"</stream:features>"
+        ),
+    ),
+    (CLIENT_HEADER, answer(b"")),
+    (
+        rb"<iq [^>]*id=\"([^\"]+)\"[^>]*>\s*<bind ",
+        lambda found: (
+            b"<iq type='result' id='" + found.group(1) + b"'><bind xmlns="
+            b"'urn:ietf:params:xml:ns:xmpp-bind'><jid>juliet@example.com/balcony</jid></bind></iq>"
+        ),
+    ),
+]
+
+
+def test_stream_restart_after_sasl_success_in_the_same_read() -> None:
+    # Whatever follows <success/> in the same read belongs to the new stream.
+    accelerator.install()
+    bound = []
+
+    def connected(client: Client) -> None:
+        bound.append(str(client.get_bound_jid()))
+        client.disconnect()
+
+    written, _ = run_client_against(LOGIN, on_connected=connected)
+    assert bound == ["juliet@example.com/balcony"]
+    assert written.count(b"<stream:stream") == 2
+    assert written.endswith(b"</stream:stream>")
+
+
+def test_nbxmpp_alone_fails_when_the_new_stream_comes_with_success() -> None:
+    # What the accelerator changes: NodeBuilder reads the new header as part of
+    # the old stream and nbxmpp gives up on a parsing error.
+    bound = []
+    written, error = run_client_against(LOGIN, on_connected=lambda c: bound.append(c))
+    assert bound == []
+    assert error[0] is StreamError.PARSING
+    assert written.count(b"<stream:stream") == 2

@@ -226,7 +226,7 @@ class XMPPWireNodeParser:
             elif kind is StreamClosed:
                 self._ended = True
                 return
-            if self._dispatcher is None or self._dispatcher._parser is not self:
+            if self._dispatcher._parser is not self:
                 # A handler restarted the stream or tore the connection down.
                 return
 
@@ -250,7 +250,7 @@ class XMPPWireNodeParser:
         return self._ended
 
     def destroy(self) -> None:
-        self._dispatcher = None
+        # The dispatcher stays known: it holds the parser that follows this one.
         self.dispatch = None
 
     def getDom(self) -> None:
