@@ -55,7 +55,15 @@ from ..events import (
 )
 from ..limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["RESTART_POINTS", "StreamRejected", "install", "installed", "uninstall"]
+__all__ = [
+    "DEFAULT_NODE_TARGET",
+    "RESTART_POINTS",
+    "StreamRejected",
+    "XMPPWireNodeParser",
+    "install",
+    "installed",
+    "uninstall",
+]
 
 log = logging.getLogger("nbxmpp.simplexml")
 
