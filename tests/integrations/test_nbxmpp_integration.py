@@ -88,7 +88,7 @@ STANZAS = [
     b" ",
 ]
 CORPUS = HEADER + b"".join(STANZAS)
-TRANSCRIPT = Path(__file__).parent / "data" / "prosody-0.12-c2s-transcript.txt"
+TRANSCRIPT = Path(__file__).parents[1] / "data" / "prosody-0.12-c2s-transcript.txt"
 
 
 @pytest.fixture(autouse=True)
