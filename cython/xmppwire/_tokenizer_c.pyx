@@ -147,7 +147,7 @@ DEF CACHE_SLOTS = 256
 DEF CACHE_MAX = 64
 # Small, for servers holding many idle streams: the buffer doubles as needed
 # and compaction moves only what is held, so a small start costs no speed.
-DEF MIN_CAPACITY = 16384
+DEF MIN_CAPACITY = 4096
 # Bytes allocated beyond the capacity: a NUL after the data stops every scan
 # loop (NUL is no name, space or text character) and 16-byte reads may run past it.
 DEF SLACK = 32

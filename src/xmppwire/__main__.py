@@ -85,6 +85,22 @@ def _bench(args: argparse.Namespace) -> int:
         sys.stdout.write(bench.format_json(report))
         return 0
     sys.stdout.write(bench.format_table(report))
+    if args.consumer_rounds > 0:
+        from .bench import consumer
+
+        found = consumer.rows(
+            corpora=args.corpus,
+            size=args.consumer_size,
+            chunk=args.chunk[0],
+            rounds=args.consumer_rounds,
+            seed=args.seed,
+            progress=None if args.quiet else lambda text: print(text, file=sys.stderr),
+        )
+        sys.stdout.write(
+            f"\nWhat a consumer pays after the split ({args.consumer_size:,}-byte corpora, "
+            f"{args.chunk[0]:,}-byte chunks, {args.consumer_rounds} interleaved rounds):\n"
+        )
+        sys.stdout.write(consumer.format_table(found))
     if args.jid_budget > 0:
         from .bench import jid
 
@@ -335,6 +351,21 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         metavar="N",
         help="time every contender N times, in N rounds over all of them, and keep each "
         "one's fastest run (default: 1; more steadies the numbers on a busy machine)",
+    )
+    bench.add_argument(
+        "--consumer-rounds",
+        type=int,
+        default=3,
+        metavar="N",
+        help="interleaved rounds of the consumer table (split + to/from/type, split + "
+        "ElementTree tree) printed after the stream table (default: 3; 0 leaves it out)",
+    )
+    bench.add_argument(
+        "--consumer-size",
+        type=byte_size,
+        default=4_000_000,
+        metavar="SIZE",
+        help="bytes per corpus for the consumer table (default: 4MB)",
     )
     bench.add_argument(
         "--jid-budget",

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import ssl
 import sys
@@ -66,12 +67,14 @@ from .session import (
     default_binder,
 )
 from .session.binding import ResourceBinder
+from .session.deadlines import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = [
     "AuthenticationError",
     "ConnectFailed",
     "StreamErrorError",
     "TLSError",
+    "Timeouts",
     "XMPPServer",
     "XMPPStream",
     "connect",
@@ -83,6 +86,11 @@ __all__ = [
 log = logging.getLogger("xmppwire.aio")
 
 _T = TypeVar("_T")
+#: Once our closing tag is out, the backlog may grow to this many times its
+#: bounds before reading pauses again.
+_CLOSING_BACKLOG_FACTOR = 16
+#: Deadlines about the peer's silence, put off while we hold its bytes unread.
+_SILENCE_DEADLINES = frozenset({"idle", "keepalive"})
 Handler = Callable[["XMPPStream"], Awaitable[None]]
 
 
@@ -153,6 +161,11 @@ class XMPPStream(asyncio.Protocol):
         server_hostname: str | None = None,
         close_timeout: float = 5.0,
         handshake_timeout: float = 30.0,
+        max_queued_events: int = 1000,
+        max_queued_bytes: int = 1 << 20,
+        max_bytes_per_second: float | None = None,
+        burst_bytes: int | None = None,
+        refuse_with: str | None = None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._session = session
@@ -174,6 +187,21 @@ class XMPPStream(asyncio.Protocol):
         self._abort_timer: asyncio.TimerHandle | None = None
         self._write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
+        # Read backpressure: what the application has not consumed yet.
+        self._max_queued_events = max_queued_events
+        self._max_queued_bytes = max_queued_bytes
+        self._queued_events = 0
+        self._queued_bytes = 0
+        # Why reading is paused ("backlog", "rate"); reading resumes when none is left.
+        self._paused_for: set[str] = set()
+        # Token bucket of the byte-rate limit.
+        self._rate = max_bytes_per_second
+        self._burst = float(burst_bytes if burst_bytes is not None else (max_bytes_per_second or 0))
+        self._tokens = self._burst
+        self._tokens_at = self._loop.time()
+        self._rate_timer: asyncio.TimerHandle | None = None
+        self._rate_held = bytearray()
+        self._refuse_with = refuse_with
         #: The peer's ``<stream:error/>``, if it sent one.
         self.stream_error: StreamError | None = None
         #: ``CloseTransport.reason`` once the stream is over (``closed``,
@@ -280,6 +308,8 @@ class XMPPStream(asyncio.Protocol):
             elif state not in (SessionState.CLOSING, SessionState.CLOSED):
                 self._write(self._session.close())
                 self._rearm()
+                if "backlog" in self._paused_for and not self._over_backlog(0.5):
+                    self._resume("backlog")
         try:
             # Bounded even if the peer ignores TLS close_notify.
             await asyncio.wait_for(asyncio.shield(self._closed), 2 * self._close_timeout + 1)
@@ -341,11 +371,19 @@ class XMPPStream(asyncio.Protocol):
         self._transport = transport
         for name in ("socket", "peername", "sockname"):
             self._extra[name] = transport.get_extra_info(name)
-        if self._session.role is Role.INITIATOR:
+        if self._refuse_with is not None:
+            # Over a server limit: our header, the error and our closing tag at once.
+            self._write(
+                self._session.send_stream_error(
+                    self._refuse_with, text="the server is not taking more connections now"
+                )
+            )
+        elif self._session.role is Role.INITIATOR:
             try:
                 self._write(self._session.open())
             except LocalProtocolError as exc:
                 self._fail(exc)
+        self._rearm()
 
     def data_received(self, data: bytes) -> None:
         if self._closed.done():
@@ -355,6 +393,16 @@ class XMPPStream(asyncio.Protocol):
             # our tls_started(): they belong to the restarted stream.
             self._tls_pending.append(bytes(data))
             return
+        if self._rate is not None:
+            if self._rate_held:
+                self._rate_held += data
+                return
+            data = self._within_rate(data)
+            if not data:
+                return
+        self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
         try:
             events = self._session.receive_data(data)
         except LocalProtocolError as exc:
@@ -362,8 +410,14 @@ class XMPPStream(asyncio.Protocol):
             self._fail(TLSError(str(exc)))
             return
         self._dispatch(events)
+        if self._over_backlog(1):
+            self._pause("backlog")
 
     def eof_received(self) -> bool | None:
+        if self._rate_held and not self._closed.done():
+            # The peer is done sending: what the rate limit held goes now.
+            held, self._rate_held = bytes(self._rate_held), bytearray()
+            self._feed(held)
         if not self._closed.done():
             self._dispatch(self._session.receive_data(b""))
         return None
@@ -426,9 +480,84 @@ class XMPPStream(asyncio.Protocol):
         self._rearm()
 
     def _record(self, event: Event) -> None:
-        if type(event) is CloseTransport and self.close_reason is None:
-            self.close_reason = event.reason
+        kind = type(event)
+        if kind is StanzaReceived:
+            self._queued_bytes += len(event.element.raw)  # type: ignore[attr-defined]
+        elif kind is CloseTransport and self.close_reason is None:
+            self.close_reason = event.reason  # type: ignore[attr-defined]
+        self._queued_events += 1
         self._queue.put_nowait(event)
+
+    def _over_backlog(self, share: float) -> bool:
+        if self._session.state is SessionState.CLOSING:
+            # After our closing tag the peer's must still be read, behind
+            # whatever it had in flight: more room, still a bound.
+            share *= _CLOSING_BACKLOG_FACTOR
+        return (
+            self._queued_events > self._max_queued_events * share
+            or self._queued_bytes > self._max_queued_bytes * share
+        )
+
+    def _consumed(self, event: Event) -> None:
+        self._queued_events -= 1
+        if type(event) is StanzaReceived:
+            self._queued_bytes -= len(event.element.raw)  # type: ignore[attr-defined]
+        # Resume at half the bounds, not just under them: one read per stanza
+        # consumed would be a pause and a resume per read.
+        if "backlog" in self._paused_for and not self._over_backlog(0.5):
+            self._resume("backlog")
+
+    def _pause(self, reason: str) -> None:
+        if reason in self._paused_for:
+            return
+        self._paused_for.add(reason)
+        transport = self._transport
+        if transport is not None and self._tls_pending is None and not transport.is_closing():
+            transport.pause_reading()
+
+    def _resume(self, reason: str) -> None:
+        self._paused_for.discard(reason)
+        if self._paused_for:
+            return
+        transport = self._transport
+        # While TLS starts, reading belongs to the handshake.
+        if transport is not None and self._tls_pending is None and not transport.is_closing():
+            transport.resume_reading()
+
+    def _within_rate(self, data: bytes) -> bytes:
+        """The part of ``data`` the byte-rate limit lets through now; the rest
+        is held (reading paused) and fed as the bucket refills: delayed, not dropped."""
+        rate = self._rate
+        assert rate is not None
+        now = self._loop.time()
+        self._tokens = min(self._burst, self._tokens + (now - self._tokens_at) * rate)
+        self._tokens_at = now
+        allowed = max(0, min(len(data), int(self._tokens)))
+        self._tokens -= allowed
+        if allowed < len(data):
+            self._rate_held += data[allowed:]
+            self._pause("rate")
+            self._schedule_refill()
+        return data[:allowed]
+
+    def _schedule_refill(self) -> None:
+        rate = self._rate
+        assert rate is not None
+        # Wait until the held bytes (or a burst's worth) may pass.
+        want = min(len(self._rate_held), max(self._burst, 1.0))
+        delay = max(0.0, (want - self._tokens) / rate)
+        self._rate_timer = self._loop.call_later(delay, self._refilled)
+
+    def _refilled(self) -> None:
+        self._rate_timer = None
+        held, self._rate_held = bytes(self._rate_held), bytearray()
+        if self._closed.done() or not held:
+            return
+        passing = self._within_rate(held)
+        if passing:
+            self._feed(passing)
+        if not self._rate_held and not self._closed.done():
+            self._resume("rate")
 
     def _not_ready(self, exc: BaseException) -> None:
         if not self._ready.done():
@@ -464,8 +593,13 @@ class XMPPStream(asyncio.Protocol):
 
     def _deadline_fired(self, deadline: Deadline) -> None:
         self._timer = None
-        if not self._closed.done():
-            self._dispatch(self._session.deadline_passed(deadline))
+        if self._closed.done():
+            return
+        if self._paused_for and deadline.kind in _SILENCE_DEADLINES:
+            # We are the ones not reading: the peer can't be judged silent.
+            self._timer = self._loop.call_later(deadline.seconds, self._deadline_fired, deadline)
+            return
+        self._dispatch(self._session.deadline_passed(deadline))
 
     def _close_transport(self) -> None:
         transport = self._transport
@@ -505,6 +639,11 @@ class XMPPStream(asyncio.Protocol):
         options: dict[str, Any] = {"ssl_handshake_timeout": self._handshake_timeout}
         if sys.version_info >= (3, 11):
             options["ssl_shutdown_timeout"] = self._close_timeout
+        # start_tls() puts its protocol on the transport at once and reads
+        # from the next turn of the loop on; this runs first in that turn, so
+        # its receive buffer is shrunk before the handshake reads anything
+        # (concurrent handshakes don't each hold 256 KiB).
+        self._loop.call_soon(lambda: _shrink_tls_read_buffer(transport.get_protocol()))
         try:
             tls_transport = await self._loop.start_tls(
                 transport,
@@ -525,6 +664,8 @@ class XMPPStream(asyncio.Protocol):
             self._fail(TLSError("the connection ended during the TLS handshake"), transport)
             return
         self._transport = tls_transport
+        if self._paused_for:
+            tls_transport.pause_reading()
         early, self._tls_pending = self._tls_pending or [], None
         self._write(self._session.tls_started())
         self._rearm()
@@ -541,16 +682,16 @@ class XMPPStream(asyncio.Protocol):
         for event in self._session.connection_lost():
             self._record(event)
         for t in {transport, self._transport} - {None}:
-            t.abort()  # type: ignore[union-attr]
+            t.abort()  # type: ignore[attr-defined]
         self._loop.call_soon(self._finish, exc)
 
     def _finish(self, exc: BaseException | None) -> None:
         if self._closed.done():
             return
-        for handle in (self._timer, self._abort_timer):
+        for handle in (self._timer, self._abort_timer, self._rate_timer):
             if handle is not None:
                 handle.cancel()
-        self._timer = self._abort_timer = None
+        self._timer = self._abort_timer = self._rate_timer = None
         task = self._tls_task
         if task is not None and not task.done() and task is not asyncio.current_task():
             task.cancel()
@@ -570,6 +711,8 @@ class XMPPStream(asyncio.Protocol):
         event = await self._queue.get()
         if event is None:
             self._ended = True
+        else:
+            self._consumed(event)
         return event
 
     async def _settle(self) -> None:
@@ -580,6 +723,34 @@ class XMPPStream(asyncio.Protocol):
         if tls_task is not None and not tls_task.done():
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait([tls_task], timeout=self._close_timeout)
+
+
+#: One TLS record as it travels: 16 KiB of plaintext plus header and overhead.
+_TLS_READ_BUFFER = 16_384 + 1_024
+
+
+def _shrink_tls_read_buffer(protocol: asyncio.BaseProtocol) -> None:
+    """Give asyncio's SSL protocol a one-record receive buffer instead of 256 KiB.
+
+    Since Python 3.11 ``asyncio.sslproto.SSLProtocol`` keeps a 256 KiB
+    ``bytearray`` per connection for the bytes read from the socket: most of
+    what an idle TLS connection costs (docs/aio.md). Reads smaller than that
+    are fine (TLS records are reassembled in its ``MemoryBIO``); only our own
+    connections are changed, and only when the attributes are where 3.11-3.13
+    keep them: otherwise asyncio is left as it is.
+    """
+    buffer = getattr(protocol, "_ssl_buffer", None)
+    if (
+        not isinstance(buffer, bytearray)
+        or len(buffer) <= _TLS_READ_BUFFER
+        or not isinstance(getattr(protocol, "_ssl_buffer_view", None), memoryview)
+        or not isinstance(getattr(protocol, "max_size", None), int)
+    ):
+        return
+    smaller = bytearray(_TLS_READ_BUFFER)
+    protocol.max_size = _TLS_READ_BUFFER  # type: ignore[attr-defined]
+    protocol._ssl_buffer = smaller  # type: ignore[attr-defined]
+    protocol._ssl_buffer_view = memoryview(smaller)  # type: ignore[attr-defined]
 
 
 class _EventIterator:
@@ -753,12 +924,25 @@ class XMPPServer:
     ``async with`` or call :meth:`aclose`.
     """
 
-    def __init__(self, handler: Handler, factory: Callable[[], XMPPStream]) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        factory: Callable[[str | None], XMPPStream],
+        *,
+        max_connections: int | None = None,
+        max_negotiating: int | None = None,
+    ) -> None:
         self._handler = handler
         self._factory = factory
         self._server: asyncio.AbstractServer | None = None
         self._streams: set[XMPPStream] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._max_connections = max_connections
+        self._max_negotiating = max_negotiating
+        self._connections = 0
+        self._negotiating = 0
+        #: How many connections were refused for being over a limit.
+        self.refused = 0
 
     @property
     def sockets(self) -> tuple[Any, ...]:
@@ -775,13 +959,42 @@ class XMPPServer:
         handler has not returned yet."""
         return frozenset(self._streams)
 
+    @property
+    def connections(self) -> int:
+        """Connections open now, refused ones not counted."""
+        return self._connections
+
+    @property
+    def negotiating(self) -> int:
+        """Connections whose stream is not ready yet, refused ones not counted."""
+        return self._negotiating
+
     def _accept(self) -> XMPPStream:
-        stream = self._factory()
+        full = _at_limit(self._connections, self._max_connections) or _at_limit(
+            self._negotiating, self._max_negotiating
+        )
+        # RFC 6120 §4.9.3.17: the server lacks the resources to serve the stream.
+        refusal = "resource-constraint" if full else None
+        stream = self._factory(refusal)
+        if refusal is None:
+            self._connections += 1
+            self._negotiating += 1
+            stream._ready.add_done_callback(self._negotiated)
+            stream._closed.add_done_callback(self._disconnected)
+        else:
+            self.refused += 1
+            log.warning("refusing a connection: over a server limit")
         self._streams.add(stream)
         task = asyncio.get_running_loop().create_task(self._run(stream))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return stream
+
+    def _negotiated(self, _future: asyncio.Future[None]) -> None:
+        self._negotiating -= 1
+
+    def _disconnected(self, _future: asyncio.Future[None]) -> None:
+        self._connections -= 1
 
     async def _run(self, stream: XMPPStream) -> None:
         try:
@@ -831,6 +1044,10 @@ class XMPPServer:
         await self.aclose()
 
 
+def _at_limit(count: int, limit: int | None) -> bool:
+    return limit is not None and count >= limit
+
+
 def serve(
     handler: Handler,
     host: str = "127.0.0.1",
@@ -843,19 +1060,34 @@ def serve(
     tls: TLSPolicy | None = None,
     allow_plain_without_tls: bool = False,
     close_timeout: float = 5.0,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    max_connections: int | None = 10_000,
+    max_negotiating: int | None = 1_000,
+    max_queued_events: int = 1000,
+    max_queued_bytes: int = 1 << 20,
+    max_bytes_per_second: float | None = None,
+    burst_bytes: int | None = None,
 ) -> _Opening[XMPPServer]:
     """Listen for clients: STARTTLS with ``ssl_context``, SASL through
     ``authenticator`` (e.g. :class:`~xmppwire.session.PasswordTable`), binding
     through ``binder``; each ready stream goes to ``await handler(stream)``.
 
     TLS is required unless ``tls=TLSPolicy.DISABLED`` (then give no context).
+
+    What a peer may cost (see docs/aio.md, "Exposing a server"):
+    ``timeouts`` (negotiation deadline, 60 s by default, and an optional idle
+    deadline); ``max_connections`` and ``max_negotiating``, over which a new
+    connection gets ``<resource-constraint/>``; ``max_queued_events`` and
+    ``max_queued_bytes``, over which reading pauses until the handler has
+    consumed half; ``max_bytes_per_second`` (with ``burst_bytes``, default one
+    second's worth), which delays reading, never drops.
     """
     served = list(domains)
     policy = tls or TLSPolicy.REQUIRED
     if policy is not TLSPolicy.DISABLED and ssl_context is None:
         raise ValueError("STARTTLS needs an ssl_context (or tls=TLSPolicy.DISABLED)")
 
-    def make_stream() -> XMPPStream:
+    def make_stream(refuse_with: str | None) -> XMPPStream:
         session = StreamSession(
             Role.RECEIVER,
             StreamKind.C2S,
@@ -865,10 +1097,23 @@ def serve(
             tls=policy,
             allow_plain_without_tls=allow_plain_without_tls,
             close_timeout=close_timeout,
+            timeouts=timeouts,
         )
-        return XMPPStream(session, ssl_context=ssl_context, close_timeout=close_timeout)
+        return XMPPStream(
+            session,
+            ssl_context=ssl_context,
+            close_timeout=close_timeout,
+            max_queued_events=max_queued_events,
+            max_queued_bytes=max_queued_bytes,
+            max_bytes_per_second=max_bytes_per_second,
+            burst_bytes=burst_bytes,
+            refuse_with=refuse_with,
+        )
 
-    return _Opening(lambda: _listen(handler, make_stream, host, port))
+    server = functools.partial(
+        XMPPServer, max_connections=max_connections, max_negotiating=max_negotiating
+    )
+    return _Opening(lambda: _listen(server(handler, make_stream), host, port))
 
 
 def serve_link_local(
@@ -887,7 +1132,7 @@ def serve_link_local(
     send wait until the contact has sent one (the session holds them).
     """
 
-    def make_stream() -> XMPPStream:
+    def make_stream(refuse_with: str | None) -> XMPPStream:
         session = StreamSession(
             Role.RECEIVER,
             StreamKind.LINK_LOCAL,
@@ -895,14 +1140,15 @@ def serve_link_local(
             registry=registry,
             close_timeout=close_timeout,
         )
-        return XMPPStream(session, close_timeout=close_timeout)
+        return XMPPStream(session, close_timeout=close_timeout, refuse_with=refuse_with)
 
-    return _Opening(lambda: _listen(handler, make_stream, host, port))
+    return _Opening(lambda: _listen(XMPPServer(handler, make_stream), host, port))
 
 
-async def _listen(
-    handler: Handler, make_stream: Callable[[], XMPPStream], host: str, port: int
-) -> XMPPServer:
-    server = XMPPServer(handler, make_stream)
-    server._server = await asyncio.get_running_loop().create_server(server._accept, host, port)
+async def _listen(server: XMPPServer, host: str, port: int) -> XMPPServer:
+    # A deeper accept queue than asyncio's 100: bursts of connections (a
+    # reconnect storm, a load test) are refused by limits we chose, not by the kernel.
+    server._server = await asyncio.get_running_loop().create_server(
+        server._accept, host, port, backlog=1024
+    )
     return server

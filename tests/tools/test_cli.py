@@ -246,7 +246,17 @@ def _installed(key: str) -> bool:
 def test_bench_prints_a_row_per_contender_corpus_and_chunking(
     request: pytest.FixtureRequest,
 ) -> None:
-    result = xmppwire("bench", "--size", "40k", "--jid-budget", "0.01")
+    result = xmppwire(
+        "bench",
+        "--size",
+        "40k",
+        "--jid-budget",
+        "0.01",
+        "--consumer-size",
+        "40k",
+        "--consumer-rounds",
+        "1",
+    )
 
     assert result.returncode == 0, result.stderr
     rows = {}
@@ -274,6 +284,22 @@ def test_bench_prints_a_row_per_contender_corpus_and_chunking(
     progress = [line for line in result.stderr.splitlines() if line.startswith("[")]
     assert len(progress) == len(CORPORA) * 2 * len(CONTENDERS)
     assert "command: python -m xmppwire bench --size 40k" in result.stdout
+
+    # The consumer table follows: per corpus and task, µs per stanza for each reader.
+    consumer_table = result.stdout.split("What a consumer pays after the split", 1)[1]
+    consumer_table = consumer_table.split("JIDs parsed per second", 1)[0]
+    consumed = {}
+    for line in consumer_table.splitlines():
+        cells = re.split(r"\s{2,}", line.strip())
+        if len(cells) >= 5 and cells[0] in CORPORA:
+            consumed[cells[0], cells[1], cells[2]] = cells[3:]
+    for corpus in CORPORA:
+        for task in ("attrs", "tree"):
+            for label in ("xmppwire pure Python", "ElementTree XMLPullParser (slixmpp's loop)"):
+                mb_s, per_stanza, *_ = consumed[corpus, task, label]
+                assert float(mb_s) > 0 and float(per_stanza) > 0
+            if compiled_expected:
+                assert float(consumed[corpus, task, "xmppwire compiled"][1]) > 0
 
     # The JID table follows: one line per importable contender, a rate per workload.
     jid_table = result.stdout.split("JIDs parsed per second", 1)[1].splitlines()[1:]

@@ -229,7 +229,7 @@ def rows(
                             f"{contender.key} saw {elements} elements in {name}, "
                             f"not {corpus.elements}"
                         )
-            for contender, run in runs:
+            for contender, _ in runs:
                 spent = times[contender.key]
                 found.append(
                     Row(

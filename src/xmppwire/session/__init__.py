@@ -6,7 +6,8 @@ Bytes in, events out; actions in, bytes out. See docs/session.md.
 from __future__ import annotations
 
 from .binding import ResourceConflict, default_binder
-from .connection import Deadline, StreamSession
+from .connection import StreamSession
+from .deadlines import Deadline, Timeouts
 from .events import (
     Authenticated,
     AuthenticationFailed,
@@ -58,6 +59,7 @@ __all__ = [
     "StreamSession",
     "TLSFailed",
     "TLSPolicy",
+    "Timeouts",
     "Trigger",
     "build_stream_error",
     "default_binder",

@@ -31,7 +31,8 @@ from ..events import (
 )
 from ..limits import DEFAULT_LIMITS, Limits
 from . import binding, sasl
-from .core import AfterPause, Deadline, SessionCore, check_channel_binding
+from .core import AfterPause, SessionCore, check_channel_binding
+from .deadlines import DEFAULT_TIMEOUTS, Deadline, DeadlineAction, Timeouts
 from .events import (
     CloseTransport,
     Event,
@@ -77,8 +78,9 @@ class StreamSession(SessionCore):
     link-local), ``tls_active`` (TLS from the first byte, XEP-0368) with its
     ``channel_binding``, ``allow_plain_without_tls``, ``lang``,
     ``close_timeout`` (seconds), ``registry`` (link-local), ``parser_factory``
-    (a ``StreamParser`` class; the active implementation by default) and
-    ``limits``.
+    (a ``StreamParser`` class; the active implementation by default),
+    ``limits`` and ``timeouts`` (negotiation and idle deadlines, see
+    :mod:`xmppwire.session.deadlines`).
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class StreamSession(SessionCore):
         registry: LinkLocalRegistry[StreamSession] | None = None,
         parser_factory: Callable[..., Any] | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
     ) -> None:
         super().__init__(
             role,
@@ -117,6 +120,7 @@ class StreamSession(SessionCore):
             lang=lang,
             close_timeout=close_timeout,
             registry=registry,
+            timeouts=timeouts,
         )
         if role is Role.INITIATOR:
             self._negotiation = InitiatorNegotiation(
@@ -192,7 +196,7 @@ class StreamSession(SessionCore):
     @property
     def deadline(self) -> Deadline | None:
         """The deadline the session currently wants, or ``None``."""
-        return self._deadline
+        return self._deadlines.current
 
     @property
     def close_sent(self) -> bool:
@@ -314,10 +318,10 @@ class StreamSession(SessionCore):
 
     def deadline_passed(self, deadline: Deadline) -> list[Event]:
         """Report that ``deadline`` passed. A stale one is ignored."""
-        if deadline != self._deadline:
+        action = self._deadlines.passed(deadline)
+        if action is None:
             return []
-        self._fire(Trigger.CLOSE_TIMEOUT)
-        return [CloseTransport(reason="timeout")]
+        return _on_deadline(self, action)
 
     def connection_lost(self) -> list[Event]:
         """The transport is gone (reset, closed): the stream is over."""
@@ -333,6 +337,7 @@ class StreamSession(SessionCore):
         """Bytes from the peer (decrypted, once TLS is up). ``b""`` means end of input."""
         if not data:
             return self.connection_lost()
+        self._deadlines.heard()
         if self._state is SessionState.STARTING_TLS:
             raise LocalProtocolError("TLS must be started first: these bytes belong to TLS")
         events: list[Event] = []
@@ -471,3 +476,30 @@ class StreamSession(SessionCore):
             # they may only follow a stanza of the initiator's, and none came.
             self._send_close_tag()
         events.append(CloseTransport(reason="closed"))
+
+
+def _on_deadline(session: StreamSession, action: DeadlineAction) -> list[Event]:
+    """Carry out what a passed deadline asks for."""
+    if action is DeadlineAction.CLOSE_TRANSPORT:
+        session._fire(Trigger.CLOSE_TIMEOUT)
+        return [CloseTransport(reason="timeout")]
+    if action is DeadlineAction.NEGOTIATION_TIMEOUT:
+        message = "the stream was not negotiated in time"
+        if session._state is SessionState.STARTING_TLS:
+            # Mid-handshake nothing can be written in the clear any more.
+            session._fire(Trigger.EOF)
+            return [CloseTransport(reason="timeout")]
+        session._fire(Trigger.SEND_ERROR)
+        session._write_error(build_stream_error("connection-timeout", text=message))
+        error = StreamError(condition="connection-timeout", text=message)
+        return [StreamErrorSent(error=error, message=message)]
+    if action is DeadlineAction.KEEPALIVE:
+        receiver = session.role is Role.RECEIVER
+        session._outbox.append(
+            session._deadlines.keepalive(session._local if receiver else None, session.peer)
+        )
+        return []
+    # Idle: XEP-0190's close, no error, so nothing in flight is lost.
+    # close() hands its bytes back; they wait in the outbox like the rest.
+    session._outbox.append(session.close())
+    return []

@@ -10,13 +10,13 @@ through :meth:`SessionCore._fire`, that is through the tables in ``states.py``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import LocalProtocolError, RemoteProtocolError
 from ..events import ElementReceived, StreamHeader
 from . import sasl
+from .deadlines import Deadline, DeadlineKeeper, Timeouts
 from .events import Event, StreamReady
 from .states import Role, SessionState, StreamKind, TLSPolicy, Trigger, next_state
 
@@ -28,19 +28,6 @@ __all__ = ["CLOSE_TAG", "AfterPause", "Deadline", "Negotiation", "SessionCore"]
 
 CLOSE_TAG = b"</stream:stream>"
 _STANZA_NAMES = frozenset({"message", "presence", "iq"})
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Deadline:
-    """A timeout the session wants: call ``deadline_passed(deadline)`` after ``seconds``.
-
-    A deadline the session no longer holds (the peer answered in time) is
-    ignored when reported, so a timer that can't be cancelled does no harm.
-    """
-
-    kind: str
-    seconds: float
-    serial: int
 
 
 class AfterPause(Enum):
@@ -93,6 +80,7 @@ class SessionCore:
         lang: str,
         close_timeout: float,
         registry: LinkLocalRegistry[Any] | None,
+        timeouts: Timeouts,
     ) -> None:
         self._role = role
         self._kind = kind
@@ -128,21 +116,23 @@ class SessionCore:
         self._close_sent = False
         self._error_sent = False
         self._error_received = False
-        self._deadline: Deadline | None = None
-        self._deadline_serial = 0
+        self._deadlines = DeadlineKeeper(timeouts, close_timeout)
+        if role is Role.RECEIVER:
+            self._deadlines.negotiating()
 
     # ------------------------------------------------------------ transitions
 
     def _fire(self, trigger: Trigger) -> None:
         new = next_state(self._role, self._state, trigger)
         old, self._state = self._state, new
-        if new is SessionState.CLOSING and old is not SessionState.CLOSING:
-            self._deadline_serial += 1
-            self._deadline = Deadline(
-                kind="close", seconds=self._close_timeout, serial=self._deadline_serial
-            )
-        elif new is SessionState.CLOSED and old is not SessionState.CLOSED:
-            self._deadline = None
+        if new is old:
+            return
+        if new is SessionState.CLOSING:
+            self._deadlines.closing()
+        elif new is SessionState.READY:
+            self._deadlines.ready()
+        elif new is SessionState.CLOSED:
+            self._deadlines.closed()
             if self._registry is not None:
                 self._registry.release(self)
 
