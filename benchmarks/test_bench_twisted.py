@@ -26,6 +26,7 @@ asserted; every run must deliver every stanza.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import re
 from collections.abc import Callable
 from typing import Any
@@ -78,16 +79,23 @@ class SinkTransport:
         return None
 
 
-def _parser_class(receiver: str | None) -> Any:
+def twins(receiver: str | None) -> dict[str, Any] | None:
+    """The parser and tree builder of one implementation, as the accelerator takes them."""
     if receiver is None:
         return None
     found = _impl.implementations()
     if receiver not in found:
         pytest.skip(f"the {receiver} implementation is not importable here")
-    return found[receiver].tokenizer.StreamParser
+    suffix = "c" if receiver == "cython" else "py"
+    return {
+        "parser_class": found[receiver].tokenizer.StreamParser,
+        "tree_target": importlib.import_module(f"xmppwire._domish_trees_{suffix}").DomishTarget,
+    }
 
 
-def receive_path(chunks: list[bytes], parser_class: Any) -> Callable[[], dict[str, int]]:
+def receive_path(
+    chunks: list[bytes], accelerated: dict[str, Any] | None
+) -> Callable[[], dict[str, int]]:
     """One client stream per round, every stanza read by an observer."""
     seen = {"stanzas": 0, "bodies": 0, "to": 0, "from": 0}
 
@@ -105,8 +113,8 @@ def receive_path(chunks: list[bytes], parser_class: Any) -> Callable[[], dict[st
         for key in seen:
             seen[key] = 0
         xs = xmlstream.XmlStream(xmlstream.Authenticator())
-        if parser_class is not None:
-            accelerator.accelerate_stream(xs, parser_class=parser_class)
+        if accelerated is not None:
+            accelerator.accelerate_stream(xs, **accelerated)
         xs.addObserver("/*", observe)
         xs.makeConnection(SinkTransport())
         data_received = xs.dataReceived
@@ -128,13 +136,13 @@ def component_stream(corpus: Corpus, chunk: int) -> tuple[bytes, list[bytes]]:
 
 
 def router_path(
-    header: bytes, chunks: list[bytes], parser_class: Any
+    header: bytes, chunks: list[bytes], accelerated: dict[str, Any] | None
 ) -> Callable[[], dict[str, int]]:
     """A component connects to twisted's router and sends the stanzas; all go to one server."""
     router = component.Router()
     factory = component.XMPPComponentServerFactory(router, SECRET)
-    if parser_class is not None:
-        accelerator.accelerate_factory(factory, parser_class=parser_class)
+    if accelerated is not None:
+        accelerator.accelerate_factory(factory, **accelerated)
     sent = {"stanzas": 0}
     destination = xmlstream.XmlStream(xmlstream.Authenticator())
     destination.makeConnection(SinkTransport())
@@ -198,7 +206,7 @@ def test_twisted_jid(benchmark: Any, fast: bool, corpus: Corpus) -> None:
 def test_twisted_receive(
     benchmark: Any, receiver: str | None, corpus: Corpus, chunk: int, chunks: list[bytes]
 ) -> None:
-    receive = receive_path(chunks, _parser_class(receiver))
+    receive = receive_path(chunks, twins(receiver))
     benchmark.group = f"twisted receive: {corpus.name} corpus, {chunk // 1024} KiB chunks"
     benchmark.name = LABELS[receiver]
     benchmark.extra_info.update(corpus=corpus.name, chunk=chunk, bytes=corpus.size)
@@ -211,7 +219,7 @@ def test_twisted_receive(
 
 def test_twisted_router(benchmark: Any, receiver: str | None, corpus: Corpus, chunk: int) -> None:
     header, chunks = component_stream(corpus, chunk)
-    route = router_path(header, chunks, _parser_class(receiver))
+    route = router_path(header, chunks, twins(receiver))
     benchmark.group = f"twisted router: {corpus.name} corpus, {chunk // 1024} KiB chunks"
     benchmark.name = LABELS[receiver]
     benchmark.extra_info.update(corpus=corpus.name, chunk=chunk, bytes=corpus.size)
@@ -239,9 +247,6 @@ def main() -> None:
     found = _impl.implementations()
     receivers = [name for name in (None, "cython", "python") if name is None or name in found]
 
-    def parser_class(name: str | None) -> Any:
-        return None if name is None else found[name].tokenizer.StreamParser
-
     print(
         f"twisted {twisted.__version__}, corpora of {size} bytes, best of {rounds} "
         "interleaved rounds, CPU time"
@@ -267,10 +272,10 @@ def main() -> None:
             for path in ("receive", "router"):
                 if path == "receive":
                     chunks = chunked(corpus.data, chunk)
-                    runs = {n: receive_path(chunks, parser_class(n)) for n in receivers}
+                    runs = {n: receive_path(chunks, twins(n)) for n in receivers}
                 else:
                     header, chunks = component_stream(corpus, chunk)
-                    runs = {n: router_path(header, chunks, parser_class(n)) for n in receivers}
+                    runs = {n: router_path(header, chunks, twins(n)) for n in receivers}
                 best = dict.fromkeys(receivers, float("inf"))
                 for _ in range(rounds):
                     for name, run in runs.items():
@@ -317,11 +322,13 @@ def stages() -> None:
     import sys
     import time
 
+    from twisted.words.xish.domish import Element
+
     from xmppwire import StreamParser
     from xmppwire.bench.corpus import CORPORA, generate
     from xmppwire.bench.runners import chunked
     from xmppwire.events import ElementReceived
-    from xmppwire.integrations.twisted import _DomishTreeBuilder
+    from xmppwire.integrations.twisted import DEFAULT_TREE_TARGET
 
     size = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 9
@@ -341,14 +348,14 @@ def stages() -> None:
                 for event in parser.feed(chunk):
                     if type(event) is ElementReceived:
                         if target is None:
-                            target = _DomishTreeBuilder(event.header)
+                            target = DEFAULT_TREE_TARGET(Element, "jabber:client")
                         event.build(target)
 
         runs = {
             "StreamParser split": split,
             "+ stanza reader (empty target)": lambda: read(False),
             "+ domish.Element trees": lambda: read(True),
-            "+ twisted XmlStream, dispatch, observer": receive_path(chunks, StreamParser),
+            "+ twisted XmlStream, dispatch, observer": receive_path(chunks, twins("cython")),
             "twisted alone": receive_path(chunks, None),
         }
         best = dict.fromkeys(runs, float("inf"))

@@ -10,6 +10,7 @@ stream with the condition that names the fault.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import itertools
 import random
@@ -150,9 +151,24 @@ CHUNKINGS = {
 }
 
 
+def trees(impl: Implementation) -> ModuleType:
+    """The tree builder twin that goes with an implementation."""
+    return importlib.import_module(
+        f"xmppwire._domish_trees_{'c' if impl.name == 'cython' else 'py'}"
+    )
+
+
+def new_stream(impl: Implementation) -> accelerator.XMPPWireElementStream:
+    return accelerator.XMPPWireElementStream(
+        parser_class=impl.tokenizer.StreamParser, tree_target=trees(impl).DomishTarget
+    )
+
+
 @contextlib.contextmanager
 def accelerated(impl: Implementation, limits: Limits | None = None) -> Iterator[None]:
-    accelerator.install(limits, parser_class=impl.tokenizer.StreamParser)
+    accelerator.install(
+        limits, parser_class=impl.tokenizer.StreamParser, tree_target=trees(impl).DomishTarget
+    )
     try:
         yield
     finally:
@@ -166,9 +182,7 @@ def accelerated(impl: Implementation, limits: Limits | None = None) -> Iterator[
 def test_same_trees_as_twisted(impl: Implementation, chunking: str) -> None:
     chunks = CHUNKINGS[chunking](CORPUS)
     expected = parse_all(domish.ExpatElementStream(), chunks)
-    got = parse_all(
-        accelerator.XMPPWireElementStream(parser_class=impl.tokenizer.StreamParser), chunks
-    )
+    got = parse_all(new_stream(impl), chunks)
     assert got == expected
     # Header, every stanza (not the whitespace or stray text), end.
     assert len(got) == 1 + 10 + 1
@@ -179,9 +193,7 @@ def test_same_trees_as_twisted_on_the_bench_corpora(impl: Implementation, name: 
     data = generate(name, 100_000).data + b"</stream:stream>"
     chunks = cut(data, 3, 200)
     expected = parse_all(domish.ExpatElementStream(), chunks)
-    got = parse_all(
-        accelerator.XMPPWireElementStream(parser_class=impl.tokenizer.StreamParser), chunks
-    )
+    got = parse_all(new_stream(impl), chunks)
     assert got == expected
     assert len(got) > 50
 
@@ -194,9 +206,7 @@ def test_same_trees_as_twisted_on_generated_streams(
 ) -> None:
     chunks = split_at(stream.data, data.draw(strategies.split_points(stream.data), label="cuts"))
     expected = parse_all(domish.ExpatElementStream(), chunks)
-    got = parse_all(
-        accelerator.XMPPWireElementStream(parser_class=impl.tokenizer.StreamParser), chunks
-    )
+    got = parse_all(new_stream(impl), chunks)
     assert got == expected
 
 
@@ -465,12 +475,11 @@ def test_name_caches_stay_bounded_and_exact(impl: Implementation) -> None:
     )
     chunks = cut(HEADER + made_up, 4, 100)
     expected = parse_all(domish.ExpatElementStream(), chunks)
-    got = parse_all(
-        accelerator.XMPPWireElementStream(parser_class=impl.tokenizer.StreamParser), chunks
-    )
+    got = parse_all(new_stream(impl), chunks)
     assert got == expected
-    assert len(accelerator._qnames) <= accelerator._CACHE_LIMIT
-    assert len(accelerator._plain_attributes) <= accelerator._CACHE_LIMIT
+    tags, attributes = trees(impl).cache_sizes()
+    assert 0 < tags <= trees(impl).CACHE_LIMIT
+    assert 0 < attributes <= trees(impl).CACHE_LIMIT
 
 
 def test_receiving_entity_reads_on_after_a_success_element(impl: Implementation) -> None:
@@ -492,7 +501,7 @@ def test_receiving_entity_reads_on_after_a_success_element(impl: Implementation)
 def test_every_element_owns_its_attributes_and_children(impl: Implementation) -> None:
     """Changing one stanza (as handlers do, e.g. to answer it) never changes another."""
     elements: list[domish.Element] = []
-    stream = accelerator.XMPPWireElementStream(parser_class=impl.tokenizer.StreamParser)
+    stream = new_stream(impl)
     stream.DocumentStartEvent = lambda root: None
     stream.ElementEvent = elements.append
     stream.parse(HEADER + b"<a/><b/><c x='1'><d/><e/></c>")
@@ -528,3 +537,12 @@ def test_standalone_documents_parsed_with_element_stream_keep_working(
     with accelerated(impl):
         assert isinstance(domish.elementStream(), accelerator.XMPPWireElementStream)
         assert parse_document(document).toXml() == expected
+
+
+def test_tree_target_refuses_a_class_with_its_own_new(impl: Implementation) -> None:
+    class Special(domish.Element):
+        def __new__(cls, *args: Any) -> Any:
+            return super().__new__(cls)
+
+    with pytest.raises(TypeError, match="must not define __new__"):
+        trees(impl).DomishTarget(Special, "jabber:client")

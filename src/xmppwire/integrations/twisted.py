@@ -45,12 +45,15 @@ from twisted.words.protocols.jabber import error as jabber_error
 from twisted.words.xish import domish
 
 from .. import StreamParser as _DefaultStreamParser
+from .. import _domish_trees_py
+from .._impl import NO_EXTENSIONS
 from ..errors import RemoteProtocolError
 from ..events import STREAMS_NS, ElementReceived, StreamClosed, StreamHeader, StreamOpened
 from ..limits import DEFAULT_LIMITS, Limits
 from . import _twisted_jid
 
 __all__ = [
+    "DEFAULT_TREE_TARGET",
     "RESTART_POINTS",
     "StreamParserError",
     "XMPPWireElementStream",
@@ -76,10 +79,25 @@ RESTART_POINTS: Final[frozenset[tuple[str, str]]] = frozenset(
 # twisted's own factory, whatever install() does later.
 _TWISTED_ELEMENT_STREAM: Final = domish.elementStream
 _Element = domish.Element
-_new_element = domish.Element.__new__
+
+
+def _default_tree_target() -> Callable[..., Any]:
+    if not NO_EXTENSIONS:
+        try:
+            from .. import _domish_trees_c
+
+            return _domish_trees_c.DomishTarget  # type: ignore[no-any-return]
+        except ImportError:
+            pass
+    return _domish_trees_py.DomishTarget
+
+
+#: What builds the trees unless told otherwise: the compiled twin when it imports.
+DEFAULT_TREE_TARGET: Final = _default_tree_target()
 
 _limits: Limits = DEFAULT_LIMITS
 _parser_class: Callable[..., Any] = _DefaultStreamParser
+_tree_target: Callable[..., Any] = DEFAULT_TREE_TARGET
 _installed: bool = False
 
 
@@ -95,48 +113,6 @@ class StreamParserError(domish.ParserError):
         self.condition = condition
 
 
-# Names seen before, so that each element costs a dict lookup, not a split:
-# tag -> (uri, name), and attribute names known to be plain (not namespaced).
-# Emptied when full, so that a peer making up names can't grow them for ever.
-_CACHE_LIMIT: Final = 4096
-_qnames: dict[str, tuple[str, str]] = {}
-_plain_attributes: set[str] = set()
-
-
-def _qualified(name: str) -> tuple[str, str]:
-    """ElementTree's ``{uri}local`` (or ``local``) as twisted's ``(uri, local)``."""
-    if name[0] != "{":
-        return "", name
-    uri, _, local = name[1:].partition("}")
-    return uri, local
-
-
-def _qname(tag: str) -> tuple[str, str]:
-    if len(_qnames) >= _CACHE_LIMIT:
-        _qnames.clear()
-    qname = _qnames[tag] = _qualified(tag)
-    return qname
-
-
-def _twisted_attributes(attrib: dict[str, str]) -> dict[Any, str]:
-    """ElementTree's attribute names as twisted keys them, in twisted's order.
-
-    Namespaced attributes become ``(uri, name)`` keys, placed after the plain
-    ones, as twisted's expat stream leaves them.
-    """
-    if len(_plain_attributes) >= _CACHE_LIMIT:
-        _plain_attributes.clear()
-    keyed: dict[Any, str] = {}
-    for k, v in attrib.items():
-        if k[0] != "{":
-            keyed[k] = v
-            _plain_attributes.add(k)
-    for k, v in attrib.items():
-        if k[0] == "{":
-            keyed[_qualified(k)] = v
-    return keyed
-
-
 def _header_element(header: StreamHeader) -> domish.Element:
     """The stream header as twisted's expat stream hands it to ``DocumentStartEvent``."""
     default = ""
@@ -146,82 +122,8 @@ def _header_element(header: StreamHeader) -> domish.Element:
             default = uri
         else:
             prefixes[prefix] = uri
-    attributes = _twisted_attributes(dict(header.attributes))
+    attributes = _domish_trees_py.twisted_attributes(dict(header.attributes))
     return _Element((STREAMS_NS, "stream"), default, attributes, prefixes)
-
-
-class _DomishTreeBuilder:
-    """A TreeBuilder-protocol target making ``domish.Element`` trees, one stanza at a time.
-
-    The state twisted's expat stream keeps across a stream is kept here:
-    the stack of default namespaces starts with the header's.
-    """
-
-    __slots__ = ("_current", "_defaults", "_prefixes", "top")
-
-    def __init__(self, header: StreamHeader) -> None:
-        default = ""
-        for prefix, uri in header.namespaces:
-            if prefix is None:
-                default = uri
-        self._defaults: list[str | None] = [default]
-        self._prefixes: dict[str, str] | None = None
-        self._current: Any = None
-        self.top: Any = None
-
-    def start_ns(self, prefix: str, uri: str) -> None:
-        if prefix:
-            if self._prefixes is None:
-                self._prefixes = {prefix: uri}
-            else:
-                self._prefixes[prefix] = uri
-        else:
-            # expat reports xmlns='' as None, which twisted pushes as is.
-            self._defaults.append(uri or None)
-
-    def end_ns(self, prefix: str) -> None:
-        if not prefix:
-            self._defaults.pop()
-
-    def start(self, tag: str, attrib: dict[str, str]) -> None:
-        qname = _qnames.get(tag)
-        if qname is None:
-            qname = _qname(tag)
-        if attrib and not attrib.keys() <= _plain_attributes:
-            attrib = _twisted_attributes(attrib)
-        prefixes = self._prefixes
-        if prefixes is None:
-            prefixes = {}
-        else:
-            self._prefixes = None
-        default = self._defaults[-1]
-        if default is None and qname[0] not in prefixes.values():
-            default = qname[0]
-        parent = self._current
-        # What domish.Element.__init__ sets, in its order, without its call.
-        # The reader hands over a new attribute dict for every element.
-        element = _new_element(_Element)
-        element.localPrefixes = prefixes
-        element.uri, element.name = qname
-        element.defaultUri = default
-        element.attributes = attrib
-        element.children = []
-        element.parent = parent
-        if parent is not None:
-            parent.children.append(element)
-        self._current = element
-
-    def data(self, text: str) -> None:
-        # One call per run of text between two tags, so the last child is
-        # never text already: twisted's addContent would append it too.
-        self._current.children.append(text)
-
-    def end(self, tag: str) -> None:
-        element = self._current
-        parent = element.parent
-        if parent is None:
-            self.top = element
-        self._current = parent
 
 
 class XMPPWireElementStream:
@@ -233,7 +135,11 @@ class XMPPWireElementStream:
     """
 
     def __init__(
-        self, limits: Limits | None = None, *, parser_class: Callable[..., Any] | None = None
+        self,
+        limits: Limits | None = None,
+        *,
+        parser_class: Callable[..., Any] | None = None,
+        tree_target: Callable[..., Any] | None = None,
     ) -> None:
         self.DocumentStartEvent: Callable[[domish.Element], Any] | None = None
         self.ElementEvent: Callable[[domish.Element], Any] | None = None
@@ -241,7 +147,8 @@ class XMPPWireElementStream:
         self._limits = _limits if limits is None else limits
         self._parser_class = parser_class or _parser_class
         self._parser: Any = None
-        self._builder: _DomishTreeBuilder | None = None
+        self._tree_target = tree_target or _tree_target
+        self._builder: Any = None
         # Bytes before the stream header, kept in case the document turns out
         # not to be an XMPP stream and goes to twisted's parser instead.
         self._prolog: list[bytes] | None = []
@@ -292,18 +199,25 @@ class XMPPWireElementStream:
             kind = type(event)
             if kind is ElementReceived:
                 if builder is None:
-                    builder = self._builder = _DomishTreeBuilder(event.header)
+                    builder = self._builder = self._new_builder(event.header)
                 event.build(builder)
                 element = builder.top
                 builder.top = None
                 self.ElementEvent(element)  # type: ignore[misc]
             elif kind is StreamOpened:
                 self._prolog = None
-                builder = self._builder = _DomishTreeBuilder(event.header)
+                builder = self._builder = self._new_builder(event.header)
                 self.DocumentStartEvent(_header_element(event.header))  # type: ignore[misc]
             elif kind is StreamClosed:
                 self.DocumentEndEvent()  # type: ignore[misc]
             # Whitespace and text between stanzas: twisted ignores them too.
+
+    def _new_builder(self, header: StreamHeader) -> Any:
+        default = ""
+        for prefix, uri in header.namespaces:
+            if prefix is None:
+                default = uri
+        return self._tree_target(_Element, default)
 
     def _hand_over(self, restart_point: Any, rest: bytes) -> None:
         """After ``<proceed/>`` or ``<success/>``: what followed it goes to the new stream."""
@@ -360,25 +274,29 @@ def _element_stream() -> XMPPWireElementStream:
     return XMPPWireElementStream()
 
 
-def _initialize_stream(
-    xs: Any, limits: Limits | None, parser_class: Callable[..., Any] | None
-) -> None:
+def _initialize_stream(xs: Any, limits: Limits | None, **classes: Any) -> None:
     """``XmlStream._initializeStream``, with an ``XMPPWireElementStream``."""
-    xs.stream = XMPPWireElementStream(limits, parser_class=parser_class)
+    xs.stream = XMPPWireElementStream(limits, **classes)
     xs.stream.DocumentStartEvent = xs.onDocumentStart
     xs.stream.ElementEvent = xs.onElement
     xs.stream.DocumentEndEvent = xs.onDocumentEnd
 
 
 def accelerate_stream(
-    xs: Any, limits: Limits | None = None, *, parser_class: Callable[..., Any] | None = None
+    xs: Any,
+    limits: Limits | None = None,
+    *,
+    parser_class: Callable[..., Any] | None = None,
+    tree_target: Callable[..., Any] | None = None,
 ) -> Any:
     """Make one ``XmlStream`` parse with xmppwire from its next start or restart on.
 
-    ``limits`` and ``parser_class`` as for ``install()``; the module's settings
-    when not given.
+    ``limits``, ``parser_class`` and ``tree_target`` as for ``install()``; the
+    module's settings when not given.
     """
-    xs._initializeStream = lambda: _initialize_stream(xs, limits, parser_class)
+    xs._initializeStream = lambda: _initialize_stream(
+        xs, limits, parser_class=parser_class, tree_target=tree_target
+    )
     return xs
 
 
@@ -390,16 +308,19 @@ def accelerate_factory(
     limits: Limits | None = None,
     *,
     parser_class: Callable[..., Any] | None = None,
+    tree_target: Callable[..., Any] | None = None,
 ) -> FactoryT:
     """Make every ``XmlStream`` this factory builds from now on parse with xmppwire.
 
-    ``limits`` and ``parser_class`` as for ``install()``; the module's settings
-    when not given.
+    ``limits``, ``parser_class`` and ``tree_target`` as for ``install()``; the
+    module's settings when not given.
     """
     build_protocol = factory.buildProtocol  # type: ignore[attr-defined]
 
     def build_accelerated_protocol(addr: Any) -> Any:
-        return accelerate_stream(build_protocol(addr), limits, parser_class=parser_class)
+        return accelerate_stream(
+            build_protocol(addr), limits, parser_class=parser_class, tree_target=tree_target
+        )
 
     factory.buildProtocol = build_accelerated_protocol  # type: ignore[attr-defined]
     return factory
@@ -409,6 +330,7 @@ def install(
     limits: Limits | None = None,
     *,
     parser_class: Callable[..., Any] | None = None,
+    tree_target: Callable[..., Any] | None = None,
     jids: bool = True,
 ) -> None:
     """Make every twisted XML stream that starts or restarts from now on parse with xmppwire.
@@ -416,12 +338,15 @@ def install(
     ``limits`` bounds what a peer may send (default: ``Limits()``);
     ``parser_class`` picks an implementation (default: ``xmppwire.StreamParser``);
     any callable taking ``limits`` and ``pause_after`` and returning a parser will do.
-    ``jids`` also makes twisted's ``JID(...)`` faster on plain ASCII JIDs, with
-    results identical to twisted's own. Installing again only changes those settings.
+    ``tree_target`` picks what builds the trees (default: ``DEFAULT_TREE_TARGET``,
+    the compiled ``DomishTarget`` when it imports). ``jids`` also makes twisted's
+    ``JID(...)`` faster on plain ASCII JIDs, with results identical to twisted's
+    own. Installing again only changes those settings.
     """
-    global _limits, _parser_class, _installed
+    global _limits, _parser_class, _tree_target, _installed
     _limits = DEFAULT_LIMITS if limits is None else limits
     _parser_class = _DefaultStreamParser if parser_class is None else parser_class
+    _tree_target = DEFAULT_TREE_TARGET if tree_target is None else tree_target
     domish.elementStream = _element_stream
     if jids:
         _twisted_jid.install()
@@ -433,8 +358,9 @@ def install(
 def uninstall() -> None:
     """Put twisted's own ``elementStream`` and JID parsing back; streams that start after
     this use them."""
-    global _limits, _parser_class, _installed
+    global _limits, _parser_class, _tree_target, _installed
     domish.elementStream = _TWISTED_ELEMENT_STREAM
+    _tree_target = DEFAULT_TREE_TARGET
     _twisted_jid.uninstall()
     _limits = DEFAULT_LIMITS
     _parser_class = _DefaultStreamParser
