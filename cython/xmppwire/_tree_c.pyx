@@ -166,8 +166,6 @@ cdef inline str _name(const unsigned char* p, Py_ssize_t n):
     return name
 
 
-
-
 cdef inline int _utf8(unsigned char* out, uint32_t cp) noexcept:
     if cp < 0x80:
         out[0] = <unsigned char>cp
