@@ -166,8 +166,6 @@ cdef inline str _name(const unsigned char* p, Py_ssize_t n):
     return name
 
 
-
-
 cdef inline int _utf8(unsigned char* out, uint32_t cp) noexcept:
     if cp < 0x80:
         out[0] = <unsigned char>cp
@@ -702,26 +700,27 @@ def _get_method(event, name, default=None):
     return _attrs_of(event).get(name, default)
 
 
-def _element_method(event):
+cdef tuple _stanza_of(object event):
+    """The event's raw bytes and its header's declarations."""
     if type(event) is not ElementReceived:
         raise TypeError(f"an ElementReceived, not {type(event).__name__}")
-    raw = <object>xw_slot_get(event, RAW_SLOT)
     header = <object>xw_slot_get(event, HEADER_SLOT)
+    return <object>xw_slot_get(event, RAW_SLOT), header.namespaces
+
+
+def _element_method(event):
+    raw, namespaces = _stanza_of(event)
     reader = _reader_of(event)
-    if reader is not None:
-        return reader.element(raw, header.namespaces)
-    return element(raw, header.namespaces)
+    return element(raw, namespaces) if reader is None else reader.element(raw, namespaces)
 
 
 def _build_method(event, target):
-    if type(event) is not ElementReceived:
-        raise TypeError(f"an ElementReceived, not {type(event).__name__}")
-    raw = <object>xw_slot_get(event, RAW_SLOT)
-    header = <object>xw_slot_get(event, HEADER_SLOT)
+    raw, namespaces = _stanza_of(event)
     reader = _reader_of(event)
-    if reader is not None:
-        return reader.build(raw, header.namespaces, target)
-    return build(raw, header.namespaces, target)
+    if reader is None:
+        build(raw, namespaces, target)
+    else:
+        reader.build(raw, namespaces, target)
 
 
 def install_event_accessors():

@@ -42,7 +42,9 @@ def decode_references(text: str) -> str:
 
 def attribute_value(raw_value: str) -> str:
     """An attribute value per XML 1.0 §3.3.3: whitespace normalized, references decoded."""
-    return decode_references(_ATTR_WHITESPACE.sub(" ", raw_value))
+    if "&" in raw_value or "\t" in raw_value or "\n" in raw_value or "\r" in raw_value:
+        return decode_references(_ATTR_WHITESPACE.sub(" ", raw_value))
+    return raw_value
 
 
 def decode_text(raw: bytes) -> str:

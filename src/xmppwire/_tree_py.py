@@ -10,6 +10,7 @@ fed inside a wrapper element declaring the stream header's namespaces.
 from __future__ import annotations
 
 import re
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
 
@@ -19,8 +20,9 @@ from .events import _ER_SET, ElementReceived
 __all__ = ["attributes", "build", "element", "read_attributes"]
 
 _ATTRIBUTE = re.compile(
-    rb"""[ \t\r\n]+([^ \t\r\n=/>]+)[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)')"""
+    r"""[ \t\r\n]+([^ \t\r\n=/>]+)[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)')"""
 )
+_RAW_ATTRIBUTE = re.compile(_ATTRIBUTE.pattern.encode())
 _NAME_END = re.compile(rb"[ \t\r\n/>]")
 _SCOPE_TAG = "xmppwire-scope"
 # What a declaration's value must escape to reach expat unchanged: besides
@@ -40,18 +42,15 @@ def attributes(
     if matched is None:
         found = _NAME_END.search(raw, 1)
         assert found is not None
-        pairs = _start_tag_attributes(raw, found.start())
+        pairs: Iterable[tuple[str, str, str]] = _start_tag_attributes(raw, found.start())
     else:
-        pairs = _ATTRIBUTE.finditer(matched)
+        pairs = _ATTRIBUTE.findall(matched.decode("utf-8"))
     own: dict[str, str] = {}
     plain: list[tuple[str, str]] = []
     prefixed: list[tuple[str, str, str]] = []
-    for match in pairs:
-        name = match.group(1).decode("utf-8")
-        value = match.group(2)
-        if value is None:
-            value = match.group(3)
-        text = attribute_value(value.decode("utf-8"))
+    for name, double, single in pairs:
+        # findall gives "" for the quote style not used.
+        text = attribute_value(double or single)
         if name.startswith("xmlns"):
             if name == "xmlns":
                 continue
@@ -84,12 +83,13 @@ def read_attributes(
     return attrs
 
 
-def _start_tag_attributes(raw: bytes, pos: int) -> Iterator[re.Match[bytes]]:
+def _start_tag_attributes(raw: bytes, pos: int) -> Iterator[tuple[str, str, str]]:
     # One after the other up to the tag's end: a '>' may stand inside a value.
-    match = _ATTRIBUTE.match(raw, pos)
+    match = _RAW_ATTRIBUTE.match(raw, pos)
     while match is not None:
-        yield match
-        match = _ATTRIBUTE.match(raw, match.end())
+        name, double, single = match.group(1, 2, 3)
+        yield name.decode(), (double or b"").decode(), (single or b"").decode()
+        match = _RAW_ATTRIBUTE.match(raw, match.end())
 
 
 _wrapper_key: object = None
@@ -109,12 +109,46 @@ def _wrapped(namespaces: tuple[tuple[str | None, str], ...]) -> tuple[bytes, byt
     return _wrapper
 
 
+class _StreamBuilder:
+    """One expat parser inside an open wrapper element, fed stanza after stanza.
+
+    Making an expat parser costs more than parsing a stanza, so each thread
+    keeps one for the stream header it last saw; every complete element fed
+    becomes the wrapper's only child and is taken out at once.
+    """
+
+    __slots__ = ("_flush", "_parser", "_scope", "key")
+
+    def __init__(self, namespaces: tuple[tuple[str | None, str], ...]) -> None:
+        self.key = namespaces
+        builder = ET.TreeBuilder()
+        # Opened by hand, so we hold the element expat's wrapper goes into.
+        holder = builder.start("xmppwire-holder", {})
+        self._parser = ET.XMLParser(target=builder)
+        self._parser.feed(_wrapped(namespaces)[0])
+        (self._scope,) = holder
+        # expat 2.6+ may hold back the end of a complete element until more comes.
+        self._flush = getattr(self._parser, "flush", None)
+
+    def element(self, raw: bytes) -> ET.Element:
+        self._parser.feed(raw)
+        if self._flush is not None:
+            self._flush()
+        scope = self._scope
+        (element,) = scope
+        del scope[0]
+        return element
+
+
+_local = threading.local()
+
+
 def element(raw: bytes, namespaces: tuple[tuple[str | None, str], ...]) -> ET.Element:
     """The element as an ``xml.etree.ElementTree.Element``."""
-    opening, closing = _wrapped(namespaces)
-    parser = ET.XMLParser(target=ET.TreeBuilder())
-    parser.feed(opening + raw + closing)
-    return parser.close()[0]
+    builder = getattr(_local, "builder", None)
+    if builder is None or builder.key is not namespaces:
+        builder = _local.builder = _StreamBuilder(namespaces)
+    return builder.element(raw)
 
 
 class _ScopeFilter:

@@ -26,6 +26,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from . import runners
 from .corpus import CORPORA, DEFAULT_SEED, generate
 
 __all__ = ["TASKS", "Row", "format_table", "main", "rows"]
@@ -72,8 +73,8 @@ def _xmppwire(name: str, task: str) -> Run | None:
     return run
 
 
-def _pull(make_parser: Callable[[], object], task: str) -> Run:
-    attrs = task == "attrs"
+def _pull_attrs(make_parser: Callable[[], object]) -> Run:
+    """slixmpp's loop, reading to/from/type of each depth-1 element instead of keeping it."""
 
     def run(chunks: Sequence[bytes]) -> int:
         parser = make_parser()
@@ -91,9 +92,8 @@ def _pull(make_parser: Callable[[], object], task: str) -> Run:
                 else:
                     depth -= 1
                     if depth == 1:
-                        if attrs:
-                            get = element.get
-                            get("to"), get("from"), get("type")
+                        get = element.get
+                        get("to"), get("from"), get("type")
                         n += 1
                         root.clear()  # type: ignore[union-attr]
         return n
@@ -102,7 +102,9 @@ def _pull(make_parser: Callable[[], object], task: str) -> Run:
 
 
 def _etree_pull(task: str) -> Run:
-    return _pull(lambda: ET.XMLPullParser(("start", "end")), task)
+    if task == "tree":
+        return runners.by_key(["etree-pull"])[0].prepare()  # type: ignore[return-value]
+    return _pull_attrs(lambda: ET.XMLPullParser(("start", "end")))
 
 
 def _lxml_pull(task: str) -> Run | None:
@@ -110,7 +112,9 @@ def _lxml_pull(task: str) -> Run | None:
         from lxml import etree
     except ImportError:
         return None
-    return _pull(lambda: etree.XMLPullParser(("start", "end")), task)
+    if task == "tree":
+        return runners.by_key(["lxml-pull"])[0].prepare()  # type: ignore[return-value]
+    return _pull_attrs(lambda: etree.XMLPullParser(("start", "end")))
 
 
 def _expat_builder(task: str) -> Run:
