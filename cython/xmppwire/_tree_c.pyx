@@ -406,6 +406,28 @@ cdef class _Walk:
     cdef bint start_ns
     cdef bint end_ns
     cdef _Scope inner           # the scope inside the start tag just read
+    # The shared TreeBuilder's bound methods, made once; None: call by name.
+    cdef object bound_start
+    cdef object bound_data
+    cdef object bound_end
+
+    cdef inline void _start(self, str tag, dict attrs) except *:
+        if self.bound_start is not None:
+            self.bound_start(tag, attrs)
+        else:
+            _call(self.target, START, tag, attrs)
+
+    cdef inline void _data(self, str text) except *:
+        if self.bound_data is not None:
+            self.bound_data(text)
+        else:
+            _call(self.target, DATA, text, None)
+
+    cdef inline void _end(self, str tag) except *:
+        if self.bound_end is not None:
+            self.bound_end(tag)
+        else:
+            _call(self.target, END, tag, None)
 
     cdef dict _start_tag(self, Py_ssize_t i, Tag* tag, _Scope scope, list declared):
         """Attributes of the start tag at ``i`` (past '<'); its scope goes to ``self.inner``.
@@ -418,7 +440,7 @@ cdef class _Walk:
         cdef Py_ssize_t j, an, ae, ac, vs, ve, alen
         cdef unsigned char q
         cdef list found = None
-        cdef dict attrs = {}
+        cdef dict attrs
         cdef str value
         cdef _Scope own = scope
         _scan_name(p, i, tag)
@@ -429,6 +451,7 @@ cdef class _Walk:
                 tag.end = j + (2 if tag.empty else 1)
                 self.inner = scope
                 return NO_ATTRIBUTES
+        attrs = {}
         j = tag.first
         while True:
             j = _skip_ws(p, j)
@@ -513,7 +536,7 @@ cdef class _Walk:
                 continue
             break
         if simple:
-            _call(self.target, DATA, _decode(p + i, j - i, False), None)
+            self._data(_decode(p + i, j - i, False))
             return j
         out = <unsigned char*>PyMem_Malloc(j - i + 1)
         if out is NULL:
@@ -535,7 +558,7 @@ cdef class _Walk:
                     o += _decode_into(p + k, stop - k, out + o, False, False)
                     k = stop
             if o:                           # empty CDATA sections are no text
-                _call(self.target, DATA, PyUnicode_DecodeUTF8(<char*>out, o, NULL), None)
+                self._data(PyUnicode_DecodeUTF8(<char*>out, o, NULL))
         finally:
             PyMem_Free(out)
         return j
@@ -559,7 +582,7 @@ cdef class _Walk:
             if p[i + 1] == 47:              # an end tag
                 tag_name = stack.pop()
                 scope = stack.pop()
-                _call(self.target, END, tag_name, None)
+                self._end(tag_name)
                 if counts is not None:
                     self._end_ns(counts.pop())
                 i = <Py_ssize_t>(<const unsigned char*>memchr(p + i, 62, n - i) - p) + 1
@@ -573,10 +596,10 @@ cdef class _Walk:
             if declared and self.start_ns:
                 for prefix, uri in declared:
                     _call(self.target, START_NS, prefix, uri)
-            _call(self.target, START, tag_name, attrs)
+            self._start(tag_name, attrs)
             i = tag.end
             if tag.empty:
-                _call(self.target, END, tag_name, None)
+                self._end(tag_name)
                 if counts is not None:
                     self._end_ns(declared)
             else:
@@ -635,14 +658,58 @@ def build(bytes raw not None, tuple namespaces not None, target):
     walk.run(namespaces)
 
 
+# One TreeBuilder for every tree, inside an element of its own that each new
+# tree goes into and is taken out of at once: making and closing a TreeBuilder
+# per stanza costs as much as a third of building the stanza. The walk runs
+# with the GIL held and calls only the C TreeBuilder, so no other thread can
+# come in between; without a GIL each tree gets a builder of its own.
+cdef object _builder = None
+cdef object _holder = None
+cdef object _builder_start = None
+cdef object _builder_data = None
+cdef object _builder_end = None
+
+
+cdef extern from *:
+    """
+    #ifdef Py_GIL_DISABLED
+    #define XW_SHARED_BUILDER 0
+    #else
+    #define XW_SHARED_BUILDER 1
+    #endif
+    """
+    bint XW_SHARED_BUILDER
+
+
 def element(bytes raw not None, tuple namespaces not None):
     """The element as an ``xml.etree.ElementTree.Element``."""
+    global _builder, _holder, _builder_start, _builder_data, _builder_end
     cdef _Walk walk = _walker(raw)
-    builder = TreeBuilder()
-    walk.target = builder
     walk.fresh = False
-    walk.run(namespaces)
-    return builder.close()
+    if not XW_SHARED_BUILDER:
+        walk.target = TreeBuilder()
+        walk.run(namespaces)
+        return walk.target.close()
+    if _builder is None:
+        _builder = TreeBuilder()
+        _holder = _builder.start("xmppwire-holder", NO_ATTRIBUTES)
+        _builder_start = _builder.start
+        _builder_data = _builder.data
+        _builder_end = _builder.end
+    holder = _holder
+    walk.target = _builder
+    walk.bound_start = _builder_start
+    walk.bound_data = _builder_data
+    walk.bound_end = _builder_end
+    try:
+        walk.run(namespaces)
+    except BaseException:
+        # Whatever state the builder was left in, the next tree starts afresh.
+        _builder = _holder = None
+        raise
+    tree = holder[0]
+    del holder[0]
+    return tree
 
 
 # -- the event's accessors, compiled ------------------------------------------------------------
