@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from strategies import DAMAGE, RESTRICTED_DAMAGE, GeneratedStream, mutations, split_points, streams
 from xmpp_samples import HEADER, XML_DECLARATION, Outcome, bytewise, feed_chunks, split_at
 from xmppwire import Limits, LocalProtocolError, _impl
+from xmppwire.bench.corpus import CORPORA, generate
 from xmppwire.events import (
     ElementReceived,
     StreamClosed,
@@ -262,3 +263,25 @@ def test_well_formedness_agrees_with_expat(twins, data):
         return  # nothing but whitespace: an empty stream is no document for expat
     assert ours.error is None or ours.error[0] in {"not-well-formed", "unsupported-encoding"}
     assert expat_accepts(damaged, chunks) == (ours.error is None), ours.error
+
+
+# -- the benchmark corpora ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", CORPORA)
+@pytest.mark.parametrize("chunk", [97, 4096])
+def test_bench_corpora_agree(twins, name, chunk):
+    """Compact, mixed and pretty-printed streams: every element found, the twins identical."""
+    corpus = generate(name, 60_000, seed=12)
+    data = corpus.data + b"</stream:stream>"
+    chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    outcome = check_twins(twins, chunks)
+    assert outcome.error is None
+    elements = [e for e in outcome.events if type(e) is ElementReceived]
+    assert len(elements) == corpus.elements
+    # every byte after the header is in one event or another
+    after_header = data.index(b"<stream:stream") + len(outcome.events[0].header.raw)
+    assert (
+        b"".join(getattr(e, "raw", b"") for e in outcome.events[1:])
+        == (data[after_header : -len(b"</stream:stream>")])
+    )

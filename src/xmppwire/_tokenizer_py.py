@@ -198,14 +198,16 @@ _FAST_END_TAG = re.compile(
     rb"</([A-Za-z_][A-Za-z0-9_.\-]*(?::[A-Za-z_][A-Za-z0-9_.\-]*)?)[ \t\r\n]*>"
 )
 # Attributes one after the other, as the fast pattern has matched them.
-_FAST_ATTRIBUTE = re.compile(rb" ([^=]+)=(?:'([^']*)'|\"([^\"]*)\")")
+_FAST_ATTRIBUTE = re.compile(
+    rb"[ \t\r\n]+([^= \t\r\n]+)[ \t\r\n]*=[ \t\r\n]*(?:'([^']*)'|\"([^\"]*)\")"
+)
 # Every byte but the C0 controls XML forbids: what translate() deletes to find those.
 _FAST_LEGAL_BYTES = bytes(b for b in range(256) if b >= 0x20 or b in (9, 10, 13))
 # The same but for ']', '&' and '#' too, which begin what the run checks look at.
 _FAST_COMMON_BYTES = bytes(b for b in _FAST_LEGAL_BYTES if b not in b"]&#")
 _FAST_BAD_AMP = re.compile(rb"&(?!(?:lt|gt|amp|apos|quot|#[0-9]+|#x[0-9a-fA-F]+);)")
 _FAST_CHARREF = re.compile(rb"&#(x?[0-9a-fA-F]+);")
-_FAST_DECLARATION_REFERENCE = re.compile(rb"xmlns=(?:'[^']*&#|\"[^\"]*&#)")
+_FAST_DECLARATION_REFERENCE = re.compile(rb"xmlns[ \t\r\n]*=[ \t\r\n]*(?:'[^']*&#|\"[^\"]*&#)")
 #: Character references already found legal (``"9731"``, ``"x2600"``), bounded.
 _FAST_LEGAL_CHARREFS: set[bytes] = set()
 
@@ -231,10 +233,17 @@ class _FastGrammar:
         # run in which one could bind a reserved namespace.
         value = f"(?:'[^'{extra}]{{0,{max_value}}}'|\"[^\"{extra}]{{0,{max_value}}}\")"
         # Unrolled so that each name can be told apart from the ones before it in the tag.
+        # Whitespace as people write it: runs of spaces, tabs and newlines between
+        # attributes and around '='.
+        ws = self.ws
         tail = ""
         for slot in range(slots, 0, -1):
-            unique = "".join(f"(?!(?P={group}_{j})=)" for j in range(1, slot))
-            tail = f"(?: {unique}(?P<{group}_{slot}>{self.attr_name})={value}{tail})?"
+            # A name is followed by '=' or whitespace: that ends a repeat of an earlier one.
+            unique = "".join(f"(?!(?P={group}_{j})[= \\t\\r\\n])" for j in range(1, slot))
+            tail = (
+                f"(?:{ws}+{_PLUS}{unique}(?P<{group}_{slot}>{self.attr_name})"
+                f"{ws}*{_PLUS}={ws}*{_PLUS}{value}{tail})?"
+            )
         return tail
 
     def inner_attributes(self, group: str) -> str:
@@ -275,11 +284,13 @@ def _fast_key(limits: Limits) -> tuple[int, int, int, int]:
 def _fast_pattern(limits: Limits) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
     """One whole element as common serializers write it, and one start tag, or no match.
 
-    ASCII names, no prefix but ``xml:`` on attributes, attributes separated by one
-    space and written ``name='value'`` or ``name="value"``, at most
+    ASCII names, no prefix but ``xml:`` on attributes, attributes separated by
+    whitespace and written ``name='value'`` or ``name = "value"``, at most
     ``_FAST_ATTRIBUTES`` of them and none twice, no CDATA, comments or PIs, within
-    the limits a pattern can count. In the element pattern group 1 is the name,
-    group 2 the attributes of the outermost tag, and the empty group ``cut`` is set
+    the limits a pattern can count. In the element pattern group 1 is the whitespace
+    before the element (taken in the same match: pretty-printed streams put a newline
+    between stanzas), group 2 the element, group 3 its name, group 4 the attributes of
+    its outermost tag, and the empty group ``cut`` is set
     when the element is cut by the end of the search; in the tag pattern group 1 is the
     name, 2 the attributes. A tag's values hold no ``&``, so that it needs no further
     look but at its bytes' encoding.
@@ -290,7 +301,7 @@ def _fast_pattern(limits: Limits) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]
         grammar = _FastGrammar(*key)
         ws = grammar.ws
         tag = f"<({grammar.name})({grammar.attributes('t', grammar.slots, '<&')}){ws}*/?>"
-        element = grammar.element(grammar.depth, "", cut=True)
+        element = f"({ws}*{_PLUS})({grammar.element(grammar.depth, '', cut=True)})"
         patterns = re.compile(element.encode()), re.compile(tag.encode())
         if len(_FAST_CACHE) >= 16:
             _FAST_CACHE.clear()
@@ -1144,11 +1155,14 @@ class StreamParser:
                     element_at = scanner.match
                     continue
                 break
-            raw, name_bytes, attrs = match.group(0, 1, 2)
-            if (sized and len(raw) > max_stanza) or 0x3C in attrs:
-                break
-            if match.lastindex == cut_group:
+            space, raw, name_bytes, attrs, cut_mark = match.group(1, 2, 3, 4, cut_group)
+            if space:
+                append(WhitespaceReceived(raw=space))
+                i += len(space)
+            if cut_mark is not None:
                 cut = True
+                break
+            if (sized and len(raw) > max_stanza) or 0x3C in attrs:
                 break
             name = names_get(name_bytes)
             if name is None:
@@ -1208,7 +1222,7 @@ class StreamParser:
         end = checked if checked > i else i
         begin = self._checked if self._checked > start else start
         # bytes, not a bytearray: its translate() is the faster one.
-        if end > begin and not _fast_span_ok(bytes(buf[begin:end])):
+        if end > begin and not _fast_span_ok(bytes(memoryview(buf)[begin:end])):
             self._wait = 0
             return False
         self._checked = end
