@@ -255,6 +255,16 @@ cdef inline bint _same(const unsigned char* a, const unsigned char* b, Py_ssize_
     return True
 
 
+cdef inline Py_ssize_t _skip_ws(const unsigned char* p, Py_ssize_t i) noexcept:
+    """Past the whitespace at p[i]: one byte alone is the common case, longer runs
+    (indentation) go 16 bytes at a time. The NUL after the data ends a run."""
+    if xw_cc[p[i]] & CC_WS:
+        i += 1
+        if xw_cc[p[i]] & CC_WS:
+            i += 1 + xw_ws_run(p + i + 1)
+    return i
+
+
 cdef inline bint _cannot_begin_utf8(unsigned char c) noexcept:
     return (0x80 <= c <= 0xC1) or c >= 0xF5
 
@@ -975,9 +985,8 @@ cdef class StreamParser:
                 return R_NEED
             c = p[i]
             if xw_cc[c] & CC_WS:
-                j = i + 1
-                while j < n and (xw_cc[p[j]] & CC_WS):
-                    j += 1
+                # (The NUL after the data ends the run.)
+                j = i + 1 + xw_ws_run(p + i + 1)
                 events.append(_raw_event(WS_TYPE, WS_OFFSETS,
                                          PyBytes_FromStringAndSize(<const char*>p + i, j - i)))
                 i = self.pos = j
@@ -1520,9 +1529,7 @@ cdef class StreamParser:
         cdef const unsigned char* p = self.buf
         cdef Py_ssize_t j = self._qname(lt + 2, tend), k
         if j >= 0:
-            k = j
-            while xw_cc[p[k]] & CC_WS:
-                k += 1
+            k = _skip_ws(p, j)
             if k == tend - 1:
                 self.t_name = lt + 2
                 self.t_nlen = j - lt - 2
@@ -1677,8 +1684,7 @@ cdef class StreamParser:
             return self._fail(C_POLICY, offset, "element name longer than max_name_bytes")
         while True:
             j = i
-            while xw_cc[p[i]] & CC_WS:
-                i += 1
+            i = _skip_ws(p, i)
             if i >= end:
                 return R_NEED
             c = p[i]
@@ -1728,15 +1734,12 @@ cdef class StreamParser:
                 return self._fail(C_POLICY, offset, "more attributes than max_attributes")
             if nattr >= self.attrs_cap:
                 self._grow_attrs()
-            while xw_cc[p[i]] & CC_WS:
-                i += 1
+            i = _skip_ws(p, i)
             if i >= end:
                 return R_NEED
             if p[i] != 61:
                 return self._fail(C_NWF, offset, "attribute without '='")
-            i += 1
-            while xw_cc[p[i]] & CC_WS:
-                i += 1
+            i = _skip_ws(p, i + 1)
             if i >= end:
                 return R_NEED
             quote = p[i]
