@@ -162,6 +162,28 @@ def test_memory_is_given_back_after_a_large_element(compiled):
 
 
 @pytest.mark.c_extension
+def test_an_idle_parser_holds_at_most_4_kib(compiled):
+    """A server holds many idle streams: header read, stanzas done, nothing pending."""
+    stanzas = b"".join(chat(n) for n in range(40)) + b"<presence/><iq type='get' id='1'/>"
+    count = 400
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        parsers = [compiled.StreamParser() for _ in range(count)]
+        for parser in parsers:
+            parser.feed(HEADER)
+            # fed as a socket hands data over: cut anywhere, the last feed ending a stanza
+            for i in range(0, len(stanzas), 1000):
+                parser.feed(stanzas[i : i + 1000])
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # the parser, its stream header, its interned names and tables: no buffer
+    assert held / count <= 4096, held / count
+    assert all(parser.header is not None for parser in parsers)
+
+
+@pytest.mark.c_extension
 def test_the_buffer_is_dropped_with_a_sticky_error(compiled):
     parser = compiled.StreamParser()
     parser.feed(HEADER)

@@ -13,10 +13,10 @@ cut by the end of the data is resumed where its scan stopped, not re-read.
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
-from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Realloc
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
-from cpython.unicode cimport PyUnicode_DecodeUTF8
+from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_GET_LENGTH
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memchr, memcmp, memcpy, memmove
 
@@ -47,6 +47,11 @@ cdef str XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 cdef object VERSION_RE = re.compile(r"([0-9]+)\.([0-9]+)")
 cdef object ENCNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9._\-]*")
 
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object o)
+    void* PyUnicode_DATA(object o)
+
+
 cdef extern from *:
     """
     #include "structmember.h"
@@ -68,8 +73,21 @@ cdef extern from *:
         }
         return obj;
     }
+
+    /* One spare buffer of MIN_CAPACITY bytes per process: a parser left holding
+       nothing parks its buffer here and the next one to need a buffer takes it,
+       so idle streams hold no buffer and a stream fed one stanza at a time does
+       not allocate on every feed. Swapped atomically: parsers of other threads
+       may run at the same time where there is no GIL. */
+    static void *xw_spare = NULL;
+    #if defined(_MSC_VER)
+    #define xw_swap_spare(p) InterlockedExchangePointer(&xw_spare, (p))
+    #else
+    #define xw_swap_spare(p) __atomic_exchange_n(&xw_spare, (p), __ATOMIC_ACQ_REL)
+    #endif
     """
     Py_ssize_t xw_member_offset(object descr)
+    void* xw_swap_spare(void* p) noexcept nogil
     object xw_new_slots(PyTypeObject* type, int n, const Py_ssize_t* offsets, PyObject** values)
 
 
@@ -140,10 +158,13 @@ ctypedef struct Attr:
     int kind
     int plain             # the value needs no decoding: no '&', tab, CR or LF
 
-DEF CACHE_SLOTS = 256
+# Interned names: direct-mapped, allocated with the first name. Few slots, since
+# a stream uses few names and an idle parser should hold little.
+DEF CACHE_SLOTS = 64
 DEF CACHE_MAX = 64
-# Small, for servers holding many idle streams: the buffer doubles as needed
-# and compaction moves only what is held, so a small start costs no speed.
+# The buffer doubles as needed from here and compaction moves only what is held.
+# A parser holding nothing after a feed gives its buffer back (servers hold
+# many idle streams), and takes one again with the next feed.
 DEF MIN_CAPACITY = 16384
 # Bytes allocated beyond the capacity: a NUL after the data stops every scan
 # loop (NUL is no name, space or text character) and 16-byte reads may run past it.
@@ -438,8 +459,7 @@ cdef class StreamParser:
     cdef long long max_name
     cdef long long max_value
     # interned names and namespaces
-    cdef PyObject* ckeys[CACHE_SLOTS]
-    cdef PyObject* cvals[CACHE_SLOTS]
+    cdef PyObject** cache       # CACHE_SLOTS ASCII str, or NULL before the first name
     cdef bint busy
     cdef dict _own              # declarations of the start tag just parsed
     cdef object t_ns            # its namespace, when resolved by _namespaces
@@ -452,20 +472,18 @@ cdef class StreamParser:
         self.st_cap = 0
         self.attrs = NULL
         self.attrs_cap = 0
-        cdef int k
-        for k in range(CACHE_SLOTS):
-            self.ckeys[k] = NULL
-            self.cvals[k] = NULL
+        self.cache = NULL
 
     def __dealloc__(self):
         cdef int k
-        PyMem_Free(self.buf)
+        self._drop_buffer()
         PyMem_Free(self.st_off)
         PyMem_Free(self.st_len)
         PyMem_Free(self.attrs)
-        for k in range(CACHE_SLOTS):
-            Py_XDECREF(self.ckeys[k])
-            Py_XDECREF(self.cvals[k])
+        if self.cache != NULL:
+            for k in range(CACHE_SLOTS):
+                Py_XDECREF(self.cache[k])
+            PyMem_Free(self.cache)
 
     def __init__(self, *, limits=DEFAULT_LIMITS, pause_after=()):
         if not isinstance(limits, Limits):
@@ -559,9 +577,8 @@ cdef class StreamParser:
             r = self._run(events)
             if r == R_ERR:
                 self._raise(events)
-            if self.pos == self.blen and self.level == 0 and self.cap > MIN_CAPACITY:
-                # Nothing is held but a large chunk made room: an idle stream
-                # keeps only the small buffer.
+            if self.pos == self.blen and self.level == 0 and self.buf != NULL:
+                # Nothing is held: an idle stream keeps no buffer.
                 self._drop_buffer()
             return events
         finally:
@@ -649,8 +666,13 @@ cdef class StreamParser:
         raise error
 
     cdef void _drop_buffer(self) noexcept:
+        cdef void* other = NULL
         self.base += self.blen
-        PyMem_Free(self.buf)
+        if self.cap == MIN_CAPACITY:
+            other = xw_swap_spare(self.buf)
+            PyMem_Free(other)
+        else:
+            PyMem_Free(self.buf)
         self.buf = NULL
         self.cap = 0
         self.blen = 0
@@ -678,6 +700,10 @@ cdef class StreamParser:
             self.pos = 0
             keep = 0
         need = self.blen + n
+        if self.buf == NULL and need <= MIN_CAPACITY:
+            self.buf = <unsigned char*>xw_swap_spare(NULL)
+            if self.buf != NULL:
+                self.cap = MIN_CAPACITY
         if self.cap > 2 * MIN_CAPACITY and (need - keep) * 4 < self.cap:
             # A large element is gone: give its room back now.
             if keep > 0:
@@ -728,22 +754,24 @@ cdef class StreamParser:
         cdef PyObject* key
         if n > CACHE_MAX or n == 0:
             return PyUnicode_DecodeUTF8(<const char*>s, n, NULL)
+        if self.cache == NULL:
+            self.cache = <PyObject**>PyMem_Calloc(CACHE_SLOTS, sizeof(PyObject*))
+            if self.cache == NULL:
+                raise MemoryError()
         # A collision costs only a miss: length and a few bytes are enough.
         h = <uint32_t>n * 0x9E3779B1u ^ s[0] * 0x85EBCA6Bu ^ s[n - 1] * 0xC2B2AE35u \
             ^ s[n >> 1] * 0x27D4EB2Fu ^ s[(n * 3) >> 2]
         k = (h ^ (h >> 15)) & (CACHE_SLOTS - 1)
-        key = self.ckeys[k]
-        if (key != NULL and PyBytes_GET_SIZE(<object>key) == n
-                and _same(<const unsigned char*>PyBytes_AS_STRING(<object>key), s, n)):
-            return <object>self.cvals[k]
-        kb = PyBytes_FromStringAndSize(<const char*>s, n)
+        # Only ASCII names are kept, so that a kept str's characters are its bytes.
+        key = self.cache[k]
+        if (key != NULL and PyUnicode_GET_LENGTH(<object>key) == n
+                and _same(<const unsigned char*>PyUnicode_DATA(<object>key), s, n)):
+            return <object>key
         value = PyUnicode_DecodeUTF8(<const char*>s, n, NULL)
-        Py_XDECREF(self.ckeys[k])
-        Py_XDECREF(self.cvals[k])
-        Py_INCREF(kb)
-        Py_INCREF(value)
-        self.ckeys[k] = <PyObject*>kb
-        self.cvals[k] = <PyObject*>value
+        if PyUnicode_IS_ASCII(value):
+            Py_XDECREF(self.cache[k])
+            Py_INCREF(value)
+            self.cache[k] = <PyObject*>value
         return value
 
     cdef inline str _str(self, Py_ssize_t start, Py_ssize_t end):
@@ -1084,7 +1112,7 @@ cdef class StreamParser:
         cdef Py_ssize_t* a
         cdef Py_ssize_t* b
         if level >= self.st_cap:
-            newcap = self.st_cap * 2 if self.st_cap else 32
+            newcap = self.st_cap * 2 if self.st_cap else 8
             a = <Py_ssize_t*>PyMem_Realloc(self.st_off, newcap * sizeof(Py_ssize_t))
             if a == NULL:
                 raise MemoryError()
@@ -1824,7 +1852,7 @@ cdef class StreamParser:
         return R_OK
 
     cdef int _grow_attrs(self) except -1:
-        cdef Py_ssize_t newcap = self.attrs_cap * 2 if self.attrs_cap else 16
+        cdef Py_ssize_t newcap = self.attrs_cap * 2 if self.attrs_cap else 8
         cdef Attr* a = <Attr*>PyMem_Realloc(self.attrs, newcap * sizeof(Attr))
         if a == NULL:
             raise MemoryError()
