@@ -3,8 +3,8 @@
 The compiled twin keeps unparsed bytes in a buffer of its own that grows by
 doubling and is compacted only when full, builds events straight into their
 slots, and refuses overlapping calls from two threads. These tests pin down
-what a user sees of that; the buffer tests run against both twins, since the
-pure-Python one must give the same results.
+what a user sees of that; the buffer and thread tests run against both twins,
+since the pure-Python one must give the same results.
 """
 
 from __future__ import annotations
@@ -244,11 +244,11 @@ def test_names_and_namespaces_are_reused_but_always_right(compiled):
     assert got == [(f"urn:{i % 3}", name) for i, name in enumerate(names * 50)]
 
 
-@pytest.mark.c_extension
-def test_overlapping_calls_from_threads_never_corrupt_the_parser(compiled):
+def test_overlapping_calls_from_threads_never_corrupt_the_parser(StreamParser):
+    """Both twins refuse a call that overlaps another with RuntimeError, nothing else."""
     stream = HEADER + b"".join(chat(n) for n in range(50)) + b"</stream:stream>"
-    expected = compiled.StreamParser().feed(stream)
-    parser = compiled.StreamParser()
+    expected = StreamParser().feed(stream)
+    parser = StreamParser()
     refused = []
     unexpected = []
 

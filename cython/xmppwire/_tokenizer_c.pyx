@@ -18,7 +18,7 @@ from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_GET_LENGTH
 from libc.stdint cimport uint32_t, uint64_t
-from libc.string cimport memchr, memcmp, memcpy, memmove
+from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 
 include "_chars.pxi"
 
@@ -161,6 +161,8 @@ ctypedef struct Attr:
 # Interned names: direct-mapped, allocated with the first name. Few slots, since
 # a stream uses few names and an idle parser should hold little.
 DEF CACHE_SLOTS = 64
+# Attributes of one tag checked for duplicates pairwise; past them, by a hash table.
+DEF DUP_LINEAR = 16
 DEF CACHE_MAX = 64
 # The buffer doubles as needed from here and compaction moves only what is held.
 # A parser holding nothing after a feed gives its buffer back (servers hold
@@ -284,6 +286,15 @@ cdef inline Py_ssize_t _skip_ws(const unsigned char* p, Py_ssize_t i) noexcept:
         if xw_cc[p[i]] & CC_WS:
             i += 1 + xw_ws_run(p + i + 1)
     return i
+
+
+cdef inline size_t _name_hash(const unsigned char* s, Py_ssize_t n) noexcept:
+    """FNV-1a of a name's bytes."""
+    cdef uint64_t h = 14695981039346656037ULL
+    cdef Py_ssize_t k
+    for k in range(n):
+        h = (h ^ s[k]) * 1099511628211ULL
+    return <size_t>(h ^ (h >> 29))
 
 
 cdef inline bint _cannot_begin_utf8(unsigned char c) noexcept:
@@ -432,6 +443,8 @@ cdef class StreamParser:
     cdef Attr* attrs
     cdef Py_ssize_t nattrs
     cdef Py_ssize_t attrs_cap
+    cdef Py_ssize_t* dup_table  # attribute indices by name hash, -1 free (_seen_attribute)
+    cdef Py_ssize_t dup_cap
     cdef int t_kinds            # union of the attributes' kind bits
     cdef int t_impure           # some declaration value needs decoding
     # namespace scopes: header declarations, then those of open elements
@@ -472,6 +485,8 @@ cdef class StreamParser:
         self.st_cap = 0
         self.attrs = NULL
         self.attrs_cap = 0
+        self.dup_table = NULL
+        self.dup_cap = 0
         self.cache = NULL
 
     def __dealloc__(self):
@@ -480,6 +495,7 @@ cdef class StreamParser:
         PyMem_Free(self.st_off)
         PyMem_Free(self.st_len)
         PyMem_Free(self.attrs)
+        PyMem_Free(self.dup_table)
         if self.cache != NULL:
             for k in range(CACHE_SLOTS):
                 Py_XDECREF(self.cache[k])
@@ -1754,9 +1770,16 @@ cdef class StreamParser:
             alen = i - an
             if alen > self.max_name:
                 return self._fail(C_POLICY, offset, "attribute name longer than max_name_bytes")
-            for k in range(nattr):
-                b = &self.attrs[k]
-                if b.nlen == alen and p[b.name] == p[an] and _same(p + b.name, p + an, alen):
+            if nattr < DUP_LINEAR:
+                for k in range(nattr):
+                    b = &self.attrs[k]
+                    if b.nlen == alen and p[b.name] == p[an] and _same(p + b.name, p + an, alen):
+                        return self._fail(C_NWF, offset, "duplicate attribute")
+            else:
+                r = self._seen_attribute(nattr, an, alen)
+                if r < 0:
+                    raise MemoryError()
+                if r:
                     return self._fail(C_NWF, offset, "duplicate attribute")
             if nattr >= self.max_attrs:
                 return self._fail(C_POLICY, offset, "more attributes than max_attributes")
@@ -1850,6 +1873,45 @@ cdef class StreamParser:
         self.nattrs = nattr
         self.t_kinds = kinds
         return R_OK
+
+    cdef int _seen_attribute(self, Py_ssize_t nattr, Py_ssize_t an, Py_ssize_t alen) noexcept:
+        """Whether the tag's first nattr attributes hold the name p[an:an+alen], which
+        is then entered as attribute nattr: 1 or 0, -1 without memory.
+
+        A hash table past DUP_LINEAR attributes, so that a tag with many of them
+        (max_attributes raised) costs linear time; rebuilt for each such tag.
+        """
+        cdef const unsigned char* p = self.buf
+        cdef Py_ssize_t k, slot, size, mask
+        cdef Py_ssize_t* table
+        cdef Attr* b
+        if nattr == DUP_LINEAR or 2 * (nattr + 1) > self.dup_cap:
+            size = self.dup_cap if self.dup_cap else 64
+            while 2 * (nattr + 1) > size:
+                size *= 2
+            if size != self.dup_cap:
+                table = <Py_ssize_t*>PyMem_Realloc(self.dup_table, size * sizeof(Py_ssize_t))
+                if table == NULL:
+                    return -1
+                self.dup_table = table
+                self.dup_cap = size
+            mask = self.dup_cap - 1
+            memset(self.dup_table, 0xFF, self.dup_cap * sizeof(Py_ssize_t))
+            for k in range(nattr):
+                b = &self.attrs[k]
+                slot = _name_hash(p + b.name, b.nlen) & mask
+                while self.dup_table[slot] >= 0:
+                    slot = (slot + 1) & mask
+                self.dup_table[slot] = k
+        mask = self.dup_cap - 1
+        slot = _name_hash(p + an, alen) & mask
+        while self.dup_table[slot] >= 0:
+            b = &self.attrs[self.dup_table[slot]]
+            if b.nlen == alen and _same(p + b.name, p + an, alen):
+                return 1
+            slot = (slot + 1) & mask
+        self.dup_table[slot] = nattr
+        return 0
 
     cdef int _grow_attrs(self) except -1:
         cdef Py_ssize_t newcap = self.attrs_cap * 2 if self.attrs_cap else 8

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterable
 
 from . import _xmlchars as xc
@@ -57,6 +58,15 @@ _VERSION = re.compile(r"([0-9]+)\.([0-9]+)")
 
 _NWF = "not-well-formed"
 _POLICY = "policy-violation"
+# The messages of a bad reference by condition, word for word the compiled twin's.
+_TEXT_REFERENCE_MESSAGES = {
+    "restricted-xml": "reference to an undefined entity",
+    _NWF: "bad reference",
+}
+_VALUE_REFERENCE_MESSAGES = {
+    "restricted-xml": "reference to an undefined entity",
+    _NWF: "bad reference in an attribute value",
+}
 
 
 class _Fail(Exception):
@@ -86,10 +96,11 @@ def _judge_start_tag(tag: str, limits: Limits) -> tuple[str, list[tuple[str, str
     match = xc.NAME_RUN.match(tag, 1)
     name = match.group()
     if xc.QNAME.fullmatch(name) is None:
-        raise _Fail(_NWF, f"bad element name {name!r}" if name else "'<' not followed by a name")
+        raise _Fail(_NWF, "bad element name")
     if _blen(name) > limits.max_name_bytes:
         raise _Fail(_POLICY, "element name longer than max_name_bytes")
     attrs: list[tuple[str, str]] = []
+    names: set[str] = set()
     j = match.end()
     last = len(tag) - 1
     while True:
@@ -102,25 +113,24 @@ def _judge_start_tag(tag: str, limits: Limits) -> tuple[str, list[tuple[str, str
                 return name, attrs, True
             raise _Fail(_NWF, "'/' not followed by '>' in a start tag")
         if k == j:
-            raise _Fail(_NWF, f"unexpected {char!r} in the start tag of {name!r}")
+            raise _Fail(_NWF, "unexpected character in a start tag")
         match = xc.NAME_RUN.match(tag, k)
         attr = match.group()
         if xc.QNAME.fullmatch(attr) is None:
-            raise _Fail(_NWF, f"bad attribute name {attr!r}" if attr else "bad attribute")
+            raise _Fail(_NWF, "bad attribute name")
         if _blen(attr) > limits.max_name_bytes:
             raise _Fail(_POLICY, "attribute name longer than max_name_bytes")
-        for seen, _ in attrs:
-            if seen == attr:
-                raise _Fail(_NWF, f"duplicate attribute {attr!r}")
+        if attr in names:
+            raise _Fail(_NWF, "duplicate attribute")
         if len(attrs) == limits.max_attributes:
             raise _Fail(_POLICY, "more attributes than max_attributes")
         j = xc.WHITESPACE.match(tag, match.end()).end()
         if tag[j] != "=":
-            raise _Fail(_NWF, f"attribute {attr!r} without '='")
+            raise _Fail(_NWF, "attribute without '='")
         j = xc.WHITESPACE.match(tag, j + 1).end()
         quote = tag[j]
         if quote != '"' and quote != "'":
-            raise _Fail(_NWF, f"unquoted value of attribute {attr!r}")
+            raise _Fail(_NWF, "unquoted attribute value")
         end = tag.find(quote, j + 1)
         value = tag[j + 1 : end]
         for special in xc.VALUE_SPECIAL.finditer(value):
@@ -128,14 +138,15 @@ def _judge_start_tag(tag: str, limits: Limits) -> tuple[str, list[tuple[str, str
             if char == "&":
                 problem = xc.reference_error(value, special.start())
                 if problem is not None:
-                    raise _Fail(problem[0], f"{problem[1]} in attribute {attr!r}")
+                    raise _Fail(problem[0], _VALUE_REFERENCE_MESSAGES[problem[0]])
             elif char == "<":
-                raise _Fail(_NWF, f"'<' in the value of attribute {attr!r}")
+                raise _Fail(_NWF, "'<' in an attribute value")
             else:
-                raise _Fail(_NWF, f"illegal character {ord(char):#x} in attribute {attr!r}")
+                raise _Fail(_NWF, "illegal character in an attribute value")
         if _blen(value) > limits.max_attribute_value_bytes:
             raise _Fail(_POLICY, "attribute value longer than max_attribute_value_bytes")
         attrs.append((attr, value))
+        names.add(attr)
         j = end + 1
 
 
@@ -145,7 +156,7 @@ def _judge_end_tag(tag: str) -> str:
     if xc.QNAME.fullmatch(name) is None:
         raise _Fail(_NWF, "bad end tag")
     if xc.WHITESPACE.match(tag, match.end()).end() != len(tag) - 1:
-        raise _Fail(_NWF, f"unexpected characters in the end tag of {name!r}")
+        raise _Fail(_NWF, "bad end tag")
     return name
 
 
@@ -190,6 +201,8 @@ _FAST_OPENED_CHUNK = 512
 #: (fewer slots there make the pattern markedly faster on long lists of children).
 _FAST_ATTRIBUTES = 6
 _FAST_INNER_ATTRIBUTES = 4
+#: The largest name or value length the fast patterns count to.
+_FAST_MAX_COUNT = 1 << 20
 # A possessive quantifier spares backtracking where the next byte decides anyway.
 _PLUS = "+" if sys.version_info >= (3, 11) else ""
 _FAST_CACHE: dict[tuple[int, int, int, int], tuple[re.Pattern[bytes], re.Pattern[bytes]]] = {}
@@ -216,6 +229,10 @@ class _FastGrammar:
     """The pieces of the fast patterns for one set of limits, as regular expression text."""
 
     def __init__(self, depth: int, max_attrs: int, max_name: int, max_value: int) -> None:
+        # A regular expression counts to 2**32 - 2 at most; past a count it can take,
+        # a longer name or value simply goes the exact way, which checks the real limit.
+        max_name = min(max_name, _FAST_MAX_COUNT)
+        max_value = min(max_value, _FAST_MAX_COUNT)
         self.depth = depth
         self.ws = r"[ \t\r\n]"
         self.name = rf"[A-Za-z_][A-Za-z0-9_.\-]{{0,{max_name - 1}}}"
@@ -375,6 +392,9 @@ class StreamParser:
     ) -> None:
         if not isinstance(limits, Limits):
             raise TypeError(f"limits must be a Limits, not {type(limits).__name__}")
+        # One stream has one order of bytes: a call that overlaps another, from
+        # another thread, is refused rather than allowed to mix their state.
+        self._guard = threading.Lock()
         self._limits = limits
         self._pause_after: frozenset[tuple[str, str]] = frozenset()
         self.pause_after = pause_after  # type: ignore[assignment]
@@ -404,7 +424,9 @@ class StreamParser:
                 or not isinstance(pair[1], str)
             ):
                 raise TypeError(f"pause_after holds (namespace, name) pairs of str, not {pair!r}")
+        self._enter()
         self._pause_after = pairs
+        self._guard.release()
 
     @property
     def paused(self) -> bool:
@@ -420,6 +442,13 @@ class StreamParser:
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[ParserEvent]:
         """Parse more of the stream; an empty ``data`` means end of input."""
+        self._enter()
+        try:
+            return self._feed(data)
+        finally:
+            self._guard.release()
+
+    def _feed(self, data: bytes | bytearray | memoryview) -> list[ParserEvent]:
         if self._error is not None:
             # Without dropping the old traceback, each raise would append to it.
             raise self._error.with_traceback(None)
@@ -472,13 +501,23 @@ class StreamParser:
 
     def reset(self) -> None:
         """Begin a new stream; limits and pause_after are kept."""
-        self._clear()
+        self._enter()
+        try:
+            self._clear()
+        finally:
+            self._guard.release()
 
     def take_unparsed(self) -> bytes:
         """The bytes after the element that paused the parser; they are then forgotten."""
+        self._enter()
         rest = self._unparsed
         self._unparsed = b""
+        self._guard.release()
         return rest
+
+    def _enter(self) -> None:
+        if not self._guard.acquire(False):
+            raise RuntimeError("StreamParser used from two threads at once")
 
     # -- state ------------------------------------------------------------------------------
 
@@ -627,7 +666,8 @@ class StreamParser:
                 if problem is None:
                     special = search(text, at + 1)
                     continue
-                condition, message = problem
+                condition = problem[0]
+                message = _TEXT_REFERENCE_MESSAGES[condition]
             elif char == "]]>":
                 condition, message = _NWF, "']]>' in character data"
             else:
@@ -641,7 +681,7 @@ class StreamParser:
             at = bad.start()
             raise _Fail(
                 _NWF,
-                f"illegal character {ord(bad.group()):#x} in CDATA",
+                "illegal character in CDATA",
                 self._base + start + _blen(text[:at]),
             )
 
@@ -742,7 +782,7 @@ class StreamParser:
                     keys = {(None, a) for a, _ in attrs if ":" not in a and a != "xmlns"}
                 key = (uri, attr_local)
                 if key in keys:
-                    raise _Fail(_NWF, f"duplicate attribute {{{uri}}}{attr_local}")
+                    raise _Fail(_NWF, "duplicate attribute after namespace resolution")
                 keys.add(key)
         return own, ns, local
 
@@ -905,9 +945,7 @@ class StreamParser:
                         fail.offset = self._base + i
                         raise
                     if name != self._root_name:
-                        raise _Fail(
-                            _NWF, f"end tag {name!r} closes {self._root_name!r}", self._base + i
-                        )
+                        raise _Fail(_NWF, "end tag does not close the root", self._base + i)
                     events.append(StreamClosed())
                     self._state = _CLOSED
                     self._pos = end
@@ -999,7 +1037,7 @@ class StreamParser:
                     fail.offset = offset
                     raise
                 if name != stack[-1]:
-                    raise _Fail(_NWF, f"end tag {name!r} closes {stack[-1]!r}", offset)
+                    raise _Fail(_NWF, "end tag does not match", offset)
                 stack.pop()
                 self._scopes.pop()
             elif kind == "cdata":
