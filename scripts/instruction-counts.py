@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         if change > args.tolerance:
             verdict = f"FAIL: more than {args.tolerance:.0%} over the baseline"
             failed = True
-        print(f"{name:8} {value:10.1f} instructions/KB, baseline {base:.1f} ({change:+.1%}) {verdict}")
+        against = f"baseline {base:.1f} ({change:+.1%})"
+        print(f"{name:8} {value:10.1f} instructions/KB, {against} {verdict}")
     return 1 if failed else 0
 
 
