@@ -330,7 +330,7 @@ def test_bench_shows_the_spread_of_its_repeats_and_aligns_its_progress() -> None
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
-    header = next(line for line in result.stdout.splitlines() if line.startswith("corpus "))
+    header = next(line for line in result.stdout.splitlines() if line.startswith("corpus  chunk"))
     assert re.split(r"\s{2,}", header.strip()) == [
         "corpus", "chunk", "contender", "MB/s", "median", "stanzas/s", "peak RSS", "x expat",
     ]  # fmt: skip
