@@ -6,6 +6,18 @@ cdef extern from *:
     /* Bit flags per byte value, filled in by the module at import. */
     static unsigned char xw_cc[256];
 
+    /* Index of the lowest set bit of a nonzero int. */
+    #if defined(_MSC_VER)
+    #include <intrin.h>
+    static __inline int xw_ctz32(unsigned int x) {
+        unsigned long i;
+        _BitScanForward(&i, x);
+        return (int)i;
+    }
+    #else
+    #define xw_ctz32(x) __builtin_ctz(x)
+    #endif
+
     /* Bit i set when p[i] (0 <= i < 16) is < 0x20, >= 0x80, '<', '&' or `extra`.
        SSE2 is part of every x86-64; elsewhere two 8-byte words do the same. */
     #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
@@ -20,7 +32,29 @@ cdef extern from *:
                          _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
         return (unsigned int)_mm_movemask_epi8(hit);
     }
+    /* How many of the bytes at p are XML whitespace (space, tab, CR, LF): 16 at a
+       time, so a run of indentation costs no branch per byte. Stops at any other
+       byte, the NUL after the data included. */
+    static CYTHON_INLINE Py_ssize_t xw_ws_run(const unsigned char *p) {
+        const unsigned char *q = p;
+        for (;;) {
+            __m128i v = _mm_loadu_si128((const __m128i *)q);
+            __m128i ws = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x20)),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8(0x0A))),
+                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x09)),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8(0x0D))));
+            unsigned int other = (~(unsigned int)_mm_movemask_epi8(ws)) & 0xFFFFu;
+            if (other) return (q - p) + xw_ctz32(other);
+            q += 16;
+        }
+    }
     #else
+    static CYTHON_INLINE Py_ssize_t xw_ws_run(const unsigned char *p) {
+        const unsigned char *q = p;
+        while (*q == 0x20 || *q == 0x0A || *q == 0x09 || *q == 0x0D) q++;
+        return q - p;
+    }
     static CYTHON_INLINE unsigned int xw_special8(unsigned long long w, unsigned long long extras) {
         const unsigned long long ones = 0x0101010101010101ULL;
         unsigned long long a = w ^ (ones * 0x3C), b = w ^ (ones * 0x26), q = w ^ extras;
@@ -44,21 +78,11 @@ cdef extern from *:
     }
     #endif
 
-    /* Index of the lowest set bit of a nonzero int. */
-    #if defined(_MSC_VER)
-    #include <intrin.h>
-    static __inline int xw_ctz32(unsigned int x) {
-        unsigned long i;
-        _BitScanForward(&i, x);
-        return (int)i;
-    }
-    #else
-    #define xw_ctz32(x) __builtin_ctz(x)
-    #endif
     """
     unsigned char xw_cc[256]
     int xw_ctz32(unsigned int x) noexcept nogil
     unsigned int xw_special16(const unsigned char* p, unsigned char extra) noexcept nogil
+    Py_ssize_t xw_ws_run(const unsigned char* p) noexcept nogil
 
 # xw_cc flags
 cdef enum:

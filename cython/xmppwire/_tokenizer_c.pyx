@@ -13,12 +13,12 @@ cut by the end of the data is resumed where its scan stopped, not re-read.
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
-from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Realloc
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
-from cpython.unicode cimport PyUnicode_DecodeUTF8
+from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_GET_LENGTH
 from libc.stdint cimport uint32_t, uint64_t
-from libc.string cimport memchr, memcmp, memcpy, memmove
+from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 
 include "_chars.pxi"
 
@@ -50,6 +50,11 @@ cdef str XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 cdef object VERSION_RE = re.compile(r"([0-9]+)\.([0-9]+)")
 cdef object ENCNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9._\-]*")
 
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object o)
+    void* PyUnicode_DATA(object o)
+
+
 cdef extern from *:
     """
     #include "structmember.h"
@@ -71,8 +76,21 @@ cdef extern from *:
         }
         return obj;
     }
+
+    /* One spare buffer of MIN_CAPACITY bytes per process: a parser left holding
+       nothing parks its buffer here and the next one to need a buffer takes it,
+       so idle streams hold no buffer and a stream fed one stanza at a time does
+       not allocate on every feed. Swapped atomically: parsers of other threads
+       may run at the same time where there is no GIL. */
+    static void *xw_spare = NULL;
+    #if defined(_MSC_VER)
+    #define xw_swap_spare(p) InterlockedExchangePointer(&xw_spare, (p))
+    #else
+    #define xw_swap_spare(p) __atomic_exchange_n(&xw_spare, (p), __ATOMIC_ACQ_REL)
+    #endif
     """
     Py_ssize_t xw_member_offset(object descr)
+    void* xw_swap_spare(void* p) noexcept nogil
     object xw_new_slots(PyTypeObject* type, int n, const Py_ssize_t* offsets, PyObject** values)
 
 
@@ -143,11 +161,16 @@ ctypedef struct Attr:
     int kind
     int plain             # the value needs no decoding: no '&', tab, CR or LF
 
-DEF CACHE_SLOTS = 256
+# Interned names: direct-mapped, allocated with the first name. Few slots, since
+# a stream uses few names and an idle parser should hold little.
+DEF CACHE_SLOTS = 64
+# Attributes of one tag checked for duplicates pairwise; past them, by a hash table.
+DEF DUP_LINEAR = 16
 DEF CACHE_MAX = 64
-# Small, for servers holding many idle streams: the buffer doubles as needed
-# and compaction moves only what is held, so a small start costs no speed.
-DEF MIN_CAPACITY = 4096
+# The buffer doubles as needed from here and compaction moves only what is held.
+# A parser holding nothing after a feed gives its buffer back (servers hold
+# many idle streams), and takes one again with the next feed.
+DEF MIN_CAPACITY = 16384
 # Bytes allocated beyond the capacity: a NUL after the data stops every scan
 # loop (NUL is no name, space or text character) and 16-byte reads may run past it.
 DEF SLACK = 32
@@ -258,6 +281,25 @@ cdef inline bint _same(const unsigned char* a, const unsigned char* b, Py_ssize_
         if a[k] != b[k]:
             return False
     return True
+
+
+cdef inline Py_ssize_t _skip_ws(const unsigned char* p, Py_ssize_t i) noexcept:
+    """Past the whitespace at p[i]: one byte alone is the common case, longer runs
+    (indentation) go 16 bytes at a time. The NUL after the data ends a run."""
+    if xw_cc[p[i]] & CC_WS:
+        i += 1
+        if xw_cc[p[i]] & CC_WS:
+            i += 1 + xw_ws_run(p + i + 1)
+    return i
+
+
+cdef inline size_t _name_hash(const unsigned char* s, Py_ssize_t n) noexcept:
+    """FNV-1a of a name's bytes."""
+    cdef uint64_t h = 14695981039346656037ULL
+    cdef Py_ssize_t k
+    for k in range(n):
+        h = (h ^ s[k]) * 1099511628211ULL
+    return <size_t>(h ^ (h >> 29))
 
 
 cdef inline bint _cannot_begin_utf8(unsigned char c) noexcept:
@@ -406,6 +448,8 @@ cdef class StreamParser:
     cdef Attr* attrs
     cdef Py_ssize_t nattrs
     cdef Py_ssize_t attrs_cap
+    cdef Py_ssize_t* dup_table  # attribute indices by name hash, -1 free (_seen_attribute)
+    cdef Py_ssize_t dup_cap
     cdef int t_kinds            # union of the attributes' kind bits
     cdef int t_impure           # some declaration value needs decoding
     # namespace scopes: header declarations, then those of open elements
@@ -433,8 +477,7 @@ cdef class StreamParser:
     cdef long long max_name
     cdef long long max_value
     # interned names and namespaces
-    cdef PyObject* ckeys[CACHE_SLOTS]
-    cdef PyObject* cvals[CACHE_SLOTS]
+    cdef PyObject** cache       # CACHE_SLOTS ASCII str, or NULL before the first name
     cdef bint busy
     cdef dict _own              # declarations of the start tag just parsed
     cdef object t_ns            # its namespace, when resolved by _namespaces
@@ -447,20 +490,21 @@ cdef class StreamParser:
         self.st_cap = 0
         self.attrs = NULL
         self.attrs_cap = 0
-        cdef int k
-        for k in range(CACHE_SLOTS):
-            self.ckeys[k] = NULL
-            self.cvals[k] = NULL
+        self.dup_table = NULL
+        self.dup_cap = 0
+        self.cache = NULL
 
     def __dealloc__(self):
         cdef int k
-        PyMem_Free(self.buf)
+        self._drop_buffer()
         PyMem_Free(self.st_off)
         PyMem_Free(self.st_len)
         PyMem_Free(self.attrs)
-        for k in range(CACHE_SLOTS):
-            Py_XDECREF(self.ckeys[k])
-            Py_XDECREF(self.cvals[k])
+        PyMem_Free(self.dup_table)
+        if self.cache != NULL:
+            for k in range(CACHE_SLOTS):
+                Py_XDECREF(self.cache[k])
+            PyMem_Free(self.cache)
 
     def __init__(self, *, limits=DEFAULT_LIMITS, pause_after=()):
         if not isinstance(limits, Limits):
@@ -554,9 +598,8 @@ cdef class StreamParser:
             r = self._run(events)
             if r == R_ERR:
                 self._raise(events)
-            if self.pos == self.blen and self.level == 0 and self.cap > MIN_CAPACITY:
-                # Nothing is held but a large chunk made room: an idle stream
-                # keeps only the small buffer.
+            if self.pos == self.blen and self.level == 0 and self.buf != NULL:
+                # Nothing is held: an idle stream keeps no buffer.
                 self._drop_buffer()
             return events
         finally:
@@ -644,8 +687,13 @@ cdef class StreamParser:
         raise error
 
     cdef void _drop_buffer(self) noexcept:
+        cdef void* other = NULL
         self.base += self.blen
-        PyMem_Free(self.buf)
+        if self.cap == MIN_CAPACITY:
+            other = xw_swap_spare(self.buf)
+            PyMem_Free(other)
+        else:
+            PyMem_Free(self.buf)
         self.buf = NULL
         self.cap = 0
         self.blen = 0
@@ -673,6 +721,10 @@ cdef class StreamParser:
             self.pos = 0
             keep = 0
         need = self.blen + n
+        if self.buf == NULL and need <= MIN_CAPACITY:
+            self.buf = <unsigned char*>xw_swap_spare(NULL)
+            if self.buf != NULL:
+                self.cap = MIN_CAPACITY
         if self.cap > 2 * MIN_CAPACITY and (need - keep) * 4 < self.cap:
             # A large element is gone: give its room back now.
             if keep > 0:
@@ -723,22 +775,24 @@ cdef class StreamParser:
         cdef PyObject* key
         if n > CACHE_MAX or n == 0:
             return PyUnicode_DecodeUTF8(<const char*>s, n, NULL)
+        if self.cache == NULL:
+            self.cache = <PyObject**>PyMem_Calloc(CACHE_SLOTS, sizeof(PyObject*))
+            if self.cache == NULL:
+                raise MemoryError()
         # A collision costs only a miss: length and a few bytes are enough.
         h = <uint32_t>n * 0x9E3779B1u ^ s[0] * 0x85EBCA6Bu ^ s[n - 1] * 0xC2B2AE35u \
             ^ s[n >> 1] * 0x27D4EB2Fu ^ s[(n * 3) >> 2]
         k = (h ^ (h >> 15)) & (CACHE_SLOTS - 1)
-        key = self.ckeys[k]
-        if (key != NULL and PyBytes_GET_SIZE(<object>key) == n
-                and _same(<const unsigned char*>PyBytes_AS_STRING(<object>key), s, n)):
-            return <object>self.cvals[k]
-        kb = PyBytes_FromStringAndSize(<const char*>s, n)
+        # Only ASCII names are kept, so that a kept str's characters are its bytes.
+        key = self.cache[k]
+        if (key != NULL and PyUnicode_GET_LENGTH(<object>key) == n
+                and _same(<const unsigned char*>PyUnicode_DATA(<object>key), s, n)):
+            return <object>key
         value = PyUnicode_DecodeUTF8(<const char*>s, n, NULL)
-        Py_XDECREF(self.ckeys[k])
-        Py_XDECREF(self.cvals[k])
-        Py_INCREF(kb)
-        Py_INCREF(value)
-        self.ckeys[k] = <PyObject*>kb
-        self.cvals[k] = <PyObject*>value
+        if PyUnicode_IS_ASCII(value):
+            Py_XDECREF(self.cache[k])
+            Py_INCREF(value)
+            self.cache[k] = <PyObject*>value
         return value
 
     cdef inline str _str(self, Py_ssize_t start, Py_ssize_t end):
@@ -980,9 +1034,8 @@ cdef class StreamParser:
                 return R_NEED
             c = p[i]
             if xw_cc[c] & CC_WS:
-                j = i + 1
-                while j < n and (xw_cc[p[j]] & CC_WS):
-                    j += 1
+                # (The NUL after the data ends the run.)
+                j = i + 1 + xw_ws_run(p + i + 1)
                 events.append(_raw_event(WS_TYPE, WS_OFFSETS,
                                          PyBytes_FromStringAndSize(<const char*>p + i, j - i)))
                 i = self.pos = j
@@ -1080,7 +1133,7 @@ cdef class StreamParser:
         cdef Py_ssize_t* a
         cdef Py_ssize_t* b
         if level >= self.st_cap:
-            newcap = self.st_cap * 2 if self.st_cap else 32
+            newcap = self.st_cap * 2 if self.st_cap else 8
             a = <Py_ssize_t*>PyMem_Realloc(self.st_off, newcap * sizeof(Py_ssize_t))
             if a == NULL:
                 raise MemoryError()
@@ -1525,9 +1578,7 @@ cdef class StreamParser:
         cdef const unsigned char* p = self.buf
         cdef Py_ssize_t j = self._qname(lt + 2, tend), k
         if j >= 0:
-            k = j
-            while xw_cc[p[k]] & CC_WS:
-                k += 1
+            k = _skip_ws(p, j)
             if k == tend - 1:
                 self.t_name = lt + 2
                 self.t_nlen = j - lt - 2
@@ -1682,8 +1733,7 @@ cdef class StreamParser:
             return self._fail(C_POLICY, offset, "element name longer than max_name_bytes")
         while True:
             j = i
-            while xw_cc[p[i]] & CC_WS:
-                i += 1
+            i = _skip_ws(p, i)
             if i >= end:
                 return R_NEED
             c = p[i]
@@ -1725,23 +1775,27 @@ cdef class StreamParser:
             alen = i - an
             if alen > self.max_name:
                 return self._fail(C_POLICY, offset, "attribute name longer than max_name_bytes")
-            for k in range(nattr):
-                b = &self.attrs[k]
-                if b.nlen == alen and p[b.name] == p[an] and _same(p + b.name, p + an, alen):
+            if nattr < DUP_LINEAR:
+                for k in range(nattr):
+                    b = &self.attrs[k]
+                    if b.nlen == alen and p[b.name] == p[an] and _same(p + b.name, p + an, alen):
+                        return self._fail(C_NWF, offset, "duplicate attribute")
+            else:
+                r = self._seen_attribute(nattr, an, alen)
+                if r < 0:
+                    raise MemoryError()
+                if r:
                     return self._fail(C_NWF, offset, "duplicate attribute")
             if nattr >= self.max_attrs:
                 return self._fail(C_POLICY, offset, "more attributes than max_attributes")
             if nattr >= self.attrs_cap:
                 self._grow_attrs()
-            while xw_cc[p[i]] & CC_WS:
-                i += 1
+            i = _skip_ws(p, i)
             if i >= end:
                 return R_NEED
             if p[i] != 61:
                 return self._fail(C_NWF, offset, "attribute without '='")
-            i += 1
-            while xw_cc[p[i]] & CC_WS:
-                i += 1
+            i = _skip_ws(p, i + 1)
             if i >= end:
                 return R_NEED
             quote = p[i]
@@ -1825,8 +1879,47 @@ cdef class StreamParser:
         self.t_kinds = kinds
         return R_OK
 
+    cdef int _seen_attribute(self, Py_ssize_t nattr, Py_ssize_t an, Py_ssize_t alen) noexcept:
+        """Whether the tag's first nattr attributes hold the name p[an:an+alen], which
+        is then entered as attribute nattr: 1 or 0, -1 without memory.
+
+        A hash table past DUP_LINEAR attributes, so that a tag with many of them
+        (max_attributes raised) costs linear time; rebuilt for each such tag.
+        """
+        cdef const unsigned char* p = self.buf
+        cdef Py_ssize_t k, slot, size, mask
+        cdef Py_ssize_t* table
+        cdef Attr* b
+        if nattr == DUP_LINEAR or 2 * (nattr + 1) > self.dup_cap:
+            size = self.dup_cap if self.dup_cap else 64
+            while 2 * (nattr + 1) > size:
+                size *= 2
+            if size != self.dup_cap:
+                table = <Py_ssize_t*>PyMem_Realloc(self.dup_table, size * sizeof(Py_ssize_t))
+                if table == NULL:
+                    return -1
+                self.dup_table = table
+                self.dup_cap = size
+            mask = self.dup_cap - 1
+            memset(self.dup_table, 0xFF, self.dup_cap * sizeof(Py_ssize_t))
+            for k in range(nattr):
+                b = &self.attrs[k]
+                slot = _name_hash(p + b.name, b.nlen) & mask
+                while self.dup_table[slot] >= 0:
+                    slot = (slot + 1) & mask
+                self.dup_table[slot] = k
+        mask = self.dup_cap - 1
+        slot = _name_hash(p + an, alen) & mask
+        while self.dup_table[slot] >= 0:
+            b = &self.attrs[self.dup_table[slot]]
+            if b.nlen == alen and _same(p + b.name, p + an, alen):
+                return 1
+            slot = (slot + 1) & mask
+        self.dup_table[slot] = nattr
+        return 0
+
     cdef int _grow_attrs(self) except -1:
-        cdef Py_ssize_t newcap = self.attrs_cap * 2 if self.attrs_cap else 16
+        cdef Py_ssize_t newcap = self.attrs_cap * 2 if self.attrs_cap else 8
         cdef Attr* a = <Attr*>PyMem_Realloc(self.attrs, newcap * sizeof(Attr))
         if a == NULL:
             raise MemoryError()

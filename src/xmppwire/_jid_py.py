@@ -10,7 +10,9 @@ in ``_jid_rules`` so that both paths give the same answers.
 
 from __future__ import annotations
 
+import operator
 import re
+import sys
 import threading
 from typing import Any, Final
 
@@ -120,6 +122,10 @@ _CACHE: Final = _Cache(DEFAULT_CACHE_SIZE)
 
 def set_cache_size(maxsize: int) -> None:
     """Keep at most ``maxsize`` parsed JIDs (0 turns the cache off)."""
+    # Refused as the compiled twin refuses it, which takes a C ssize_t.
+    maxsize = operator.index(maxsize)
+    if not -sys.maxsize - 1 <= maxsize <= sys.maxsize:
+        raise OverflowError("Python int too large to convert to C ssize_t")
     _CACHE.resize(maxsize)
 
 
@@ -179,11 +185,18 @@ class JID:
     @classmethod
     def _make(cls, local: str | None, domain: str, resource: str | None) -> JID:
         self = object.__new__(cls)
-        self._localpart = local
-        self._domainpart = domain
-        self._resourcepart = resource
-        self._str = None
+        # Through the slots' own setters: assignment is refused (JIDs are values).
+        _set_localpart(self, local)
+        _set_domainpart(self, domain)
+        _set_resourcepart(self, resource)
+        _set_str(self, None)
         return self
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"JID is immutable: {name!r} can't be set")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"JID is immutable: {name!r} can't be deleted")
 
     @classmethod
     def from_parts(
@@ -240,7 +253,7 @@ class JID:
                 text = f"{self._localpart}@{text}"
             if self._resourcepart is not None:
                 text = f"{text}/{self._resourcepart}"
-            self._str = text
+            _set_str(self, text)
         return text
 
     def __repr__(self) -> str:
@@ -271,6 +284,11 @@ class JID:
     def __reduce__(self) -> tuple[Any, ...]:
         return (restore, (self._localpart, self._domainpart, self._resourcepart))
 
+
+_set_localpart = JID.__dict__["_localpart"].__set__
+_set_domainpart = JID.__dict__["_domainpart"].__set__
+_set_resourcepart = JID.__dict__["_resourcepart"].__set__
+_set_str = JID.__dict__["_str"].__set__
 
 _JID_TYPES: tuple[type, ...] = (JID,)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterable
 
 from . import _tree_py
@@ -58,6 +59,15 @@ _VERSION = re.compile(r"([0-9]+)\.([0-9]+)")
 
 _NWF = "not-well-formed"
 _POLICY = "policy-violation"
+# The messages of a bad reference by condition, word for word the compiled twin's.
+_TEXT_REFERENCE_MESSAGES = {
+    "restricted-xml": "reference to an undefined entity",
+    _NWF: "bad reference",
+}
+_VALUE_REFERENCE_MESSAGES = {
+    "restricted-xml": "reference to an undefined entity",
+    _NWF: "bad reference in an attribute value",
+}
 
 
 class _Fail(Exception):
@@ -87,10 +97,11 @@ def _judge_start_tag(tag: str, limits: Limits) -> tuple[str, list[tuple[str, str
     match = xc.NAME_RUN.match(tag, 1)
     name = match.group()
     if xc.QNAME.fullmatch(name) is None:
-        raise _Fail(_NWF, f"bad element name {name!r}" if name else "'<' not followed by a name")
+        raise _Fail(_NWF, "bad element name")
     if _blen(name) > limits.max_name_bytes:
         raise _Fail(_POLICY, "element name longer than max_name_bytes")
     attrs: list[tuple[str, str]] = []
+    names: set[str] = set()
     j = match.end()
     last = len(tag) - 1
     while True:
@@ -103,25 +114,24 @@ def _judge_start_tag(tag: str, limits: Limits) -> tuple[str, list[tuple[str, str
                 return name, attrs, True
             raise _Fail(_NWF, "'/' not followed by '>' in a start tag")
         if k == j:
-            raise _Fail(_NWF, f"unexpected {char!r} in the start tag of {name!r}")
+            raise _Fail(_NWF, "unexpected character in a start tag")
         match = xc.NAME_RUN.match(tag, k)
         attr = match.group()
         if xc.QNAME.fullmatch(attr) is None:
-            raise _Fail(_NWF, f"bad attribute name {attr!r}" if attr else "bad attribute")
+            raise _Fail(_NWF, "bad attribute name")
         if _blen(attr) > limits.max_name_bytes:
             raise _Fail(_POLICY, "attribute name longer than max_name_bytes")
-        for seen, _ in attrs:
-            if seen == attr:
-                raise _Fail(_NWF, f"duplicate attribute {attr!r}")
+        if attr in names:
+            raise _Fail(_NWF, "duplicate attribute")
         if len(attrs) == limits.max_attributes:
             raise _Fail(_POLICY, "more attributes than max_attributes")
         j = xc.WHITESPACE.match(tag, match.end()).end()
         if tag[j] != "=":
-            raise _Fail(_NWF, f"attribute {attr!r} without '='")
+            raise _Fail(_NWF, "attribute without '='")
         j = xc.WHITESPACE.match(tag, j + 1).end()
         quote = tag[j]
         if quote != '"' and quote != "'":
-            raise _Fail(_NWF, f"unquoted value of attribute {attr!r}")
+            raise _Fail(_NWF, "unquoted attribute value")
         end = tag.find(quote, j + 1)
         value = tag[j + 1 : end]
         for special in xc.VALUE_SPECIAL.finditer(value):
@@ -129,14 +139,15 @@ def _judge_start_tag(tag: str, limits: Limits) -> tuple[str, list[tuple[str, str
             if char == "&":
                 problem = xc.reference_error(value, special.start())
                 if problem is not None:
-                    raise _Fail(problem[0], f"{problem[1]} in attribute {attr!r}")
+                    raise _Fail(problem[0], _VALUE_REFERENCE_MESSAGES[problem[0]])
             elif char == "<":
-                raise _Fail(_NWF, f"'<' in the value of attribute {attr!r}")
+                raise _Fail(_NWF, "'<' in an attribute value")
             else:
-                raise _Fail(_NWF, f"illegal character {ord(char):#x} in attribute {attr!r}")
+                raise _Fail(_NWF, "illegal character in an attribute value")
         if _blen(value) > limits.max_attribute_value_bytes:
             raise _Fail(_POLICY, "attribute value longer than max_attribute_value_bytes")
         attrs.append((attr, value))
+        names.add(attr)
         j = end + 1
 
 
@@ -146,7 +157,7 @@ def _judge_end_tag(tag: str) -> str:
     if xc.QNAME.fullmatch(name) is None:
         raise _Fail(_NWF, "bad end tag")
     if xc.WHITESPACE.match(tag, match.end()).end() != len(tag) - 1:
-        raise _Fail(_NWF, f"unexpected characters in the end tag of {name!r}")
+        raise _Fail(_NWF, "bad end tag")
     return name
 
 
@@ -180,17 +191,19 @@ def _declarations(attrs: list[tuple[str, str]]) -> dict[str | None, str] | None:
 
 # -- the fast path's patterns -------------------------------------------------------------------
 
-#: Nesting the fast pattern covers; deeper elements go the exact way. (Each level and
-#: attribute slot makes the pattern longer to compile and slower to run.)
-_FAST_DEPTH = 5
+#: Nesting the fast pattern covers; deeper elements go the exact way, about ten times
+#: slower. (Each level and attribute slot makes the pattern longer to compile: ~11 ms
+#: for these, at import; matching common stanzas costs no more than with 5, 6 and 4.)
+_FAST_DEPTH = 8
 #: An element cut by the end of a chunk of at least _FAST_OPENED_CHUNK bytes, and no longer
 #: than _FAST_OPENED_BYTES, has its complete tokens checked by the fast pattern and waits.
 _FAST_OPENED_BYTES = 16384
 _FAST_OPENED_CHUNK = 512
-#: Attributes per start tag the fast pattern covers: on the outermost tag, and deeper
-#: (fewer slots there make the pattern markedly faster on long lists of children).
-_FAST_ATTRIBUTES = 6
-_FAST_INNER_ATTRIBUTES = 4
+#: Attributes per start tag the fast pattern covers: on the outermost tag, and deeper.
+_FAST_ATTRIBUTES = 8
+_FAST_INNER_ATTRIBUTES = 6
+#: The largest name or value length the fast patterns count to.
+_FAST_MAX_COUNT = 1 << 20
 # A possessive quantifier spares backtracking where the next byte decides anyway.
 _PLUS = "+" if sys.version_info >= (3, 11) else ""
 _FAST_CACHE: dict[tuple[int, int, int, int], tuple[re.Pattern[bytes], re.Pattern[bytes]]] = {}
@@ -199,14 +212,16 @@ _FAST_END_TAG = re.compile(
     rb"</([A-Za-z_][A-Za-z0-9_.\-]*(?::[A-Za-z_][A-Za-z0-9_.\-]*)?)[ \t\r\n]*>"
 )
 # Attributes one after the other, as the fast pattern has matched them.
-_FAST_ATTRIBUTE = re.compile(rb" ([^=]+)=(?:'([^']*)'|\"([^\"]*)\")")
+_FAST_ATTRIBUTE = re.compile(
+    rb"[ \t\r\n]+([^= \t\r\n]+)[ \t\r\n]*=[ \t\r\n]*(?:'([^']*)'|\"([^\"]*)\")"
+)
 # Every byte but the C0 controls XML forbids: what translate() deletes to find those.
 _FAST_LEGAL_BYTES = bytes(b for b in range(256) if b >= 0x20 or b in (9, 10, 13))
 # The same but for ']', '&' and '#' too, which begin what the run checks look at.
 _FAST_COMMON_BYTES = bytes(b for b in _FAST_LEGAL_BYTES if b not in b"]&#")
 _FAST_BAD_AMP = re.compile(rb"&(?!(?:lt|gt|amp|apos|quot|#[0-9]+|#x[0-9a-fA-F]+);)")
 _FAST_CHARREF = re.compile(rb"&#(x?[0-9a-fA-F]+);")
-_FAST_DECLARATION_REFERENCE = re.compile(rb"xmlns=(?:'[^']*&#|\"[^\"]*&#)")
+_FAST_DECLARATION_REFERENCE = re.compile(rb"xmlns[ \t\r\n]*=[ \t\r\n]*(?:'[^']*&#|\"[^\"]*&#)")
 #: Character references already found legal (``"9731"``, ``"x2600"``), bounded.
 _FAST_LEGAL_CHARREFS: set[bytes] = set()
 
@@ -215,6 +230,10 @@ class _FastGrammar:
     """The pieces of the fast patterns for one set of limits, as regular expression text."""
 
     def __init__(self, depth: int, max_attrs: int, max_name: int, max_value: int) -> None:
+        # A regular expression counts to 2**32 - 2 at most; past a count it can take,
+        # a longer name or value simply goes the exact way, which checks the real limit.
+        max_name = min(max_name, _FAST_MAX_COUNT)
+        max_value = min(max_value, _FAST_MAX_COUNT)
         self.depth = depth
         self.ws = r"[ \t\r\n]"
         self.name = rf"[A-Za-z_][A-Za-z0-9_.\-]{{0,{max_name - 1}}}"
@@ -232,10 +251,17 @@ class _FastGrammar:
         # run in which one could bind a reserved namespace.
         value = f"(?:'[^'{extra}]{{0,{max_value}}}'|\"[^\"{extra}]{{0,{max_value}}}\")"
         # Unrolled so that each name can be told apart from the ones before it in the tag.
+        # Whitespace as people write it: runs of spaces, tabs and newlines between
+        # attributes and around '='.
+        ws = self.ws
         tail = ""
         for slot in range(slots, 0, -1):
-            unique = "".join(f"(?!(?P={group}_{j})=)" for j in range(1, slot))
-            tail = f"(?: {unique}(?P<{group}_{slot}>{self.attr_name})={value}{tail})?"
+            # A name is followed by '=' or whitespace: that ends a repeat of an earlier one.
+            unique = "".join(f"(?!(?P={group}_{j})[= \\t\\r\\n])" for j in range(1, slot))
+            tail = (
+                f"(?:{ws}+{_PLUS}{unique}(?P<{group}_{slot}>{self.attr_name})"
+                f"{ws}*{_PLUS}={ws}*{_PLUS}{value}{tail})?"
+            )
         return tail
 
     def inner_attributes(self, group: str) -> str:
@@ -276,11 +302,13 @@ def _fast_key(limits: Limits) -> tuple[int, int, int, int]:
 def _fast_pattern(limits: Limits) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
     """One whole element as common serializers write it, and one start tag, or no match.
 
-    ASCII names, no prefix but ``xml:`` on attributes, attributes separated by one
-    space and written ``name='value'`` or ``name="value"``, at most
+    ASCII names, no prefix but ``xml:`` on attributes, attributes separated by
+    whitespace and written ``name='value'`` or ``name = "value"``, at most
     ``_FAST_ATTRIBUTES`` of them and none twice, no CDATA, comments or PIs, within
-    the limits a pattern can count. In the element pattern group 1 is the name,
-    group 2 the attributes of the outermost tag, and the empty group ``cut`` is set
+    the limits a pattern can count. In the element pattern group 1 is the whitespace
+    before the element (taken in the same match: pretty-printed streams put a newline
+    between stanzas), group 2 the element, group 3 its name, group 4 the attributes of
+    its outermost tag, and the empty group ``cut`` is set
     when the element is cut by the end of the search; in the tag pattern group 1 is the
     name, 2 the attributes. A tag's values hold no ``&``, so that it needs no further
     look but at its bytes' encoding.
@@ -291,7 +319,7 @@ def _fast_pattern(limits: Limits) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]
         grammar = _FastGrammar(*key)
         ws = grammar.ws
         tag = f"<({grammar.name})({grammar.attributes('t', grammar.slots, '<&')}){ws}*/?>"
-        element = grammar.element(grammar.depth, "", cut=True)
+        element = f"({ws}*{_PLUS})({grammar.element(grammar.depth, '', cut=True)})"
         patterns = re.compile(element.encode()), re.compile(tag.encode())
         if len(_FAST_CACHE) >= 16:
             _FAST_CACHE.clear()
@@ -365,6 +393,9 @@ class StreamParser:
     ) -> None:
         if not isinstance(limits, Limits):
             raise TypeError(f"limits must be a Limits, not {type(limits).__name__}")
+        # One stream has one order of bytes: a call that overlaps another, from
+        # another thread, is refused rather than allowed to mix their state.
+        self._guard = threading.Lock()
         self._limits = limits
         self._pause_after: frozenset[tuple[str, str]] = frozenset()
         self.pause_after = pause_after  # type: ignore[assignment]
@@ -394,7 +425,9 @@ class StreamParser:
                 or not isinstance(pair[1], str)
             ):
                 raise TypeError(f"pause_after holds (namespace, name) pairs of str, not {pair!r}")
+        self._enter()
         self._pause_after = pairs
+        self._guard.release()
 
     @property
     def paused(self) -> bool:
@@ -410,6 +443,13 @@ class StreamParser:
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[ParserEvent]:
         """Parse more of the stream; an empty ``data`` means end of input."""
+        self._enter()
+        try:
+            return self._feed(data)
+        finally:
+            self._guard.release()
+
+    def _feed(self, data: bytes | bytearray | memoryview) -> list[ParserEvent]:
         if self._error is not None:
             # Without dropping the old traceback, each raise would append to it.
             raise self._error.with_traceback(None)
@@ -462,13 +502,23 @@ class StreamParser:
 
     def reset(self) -> None:
         """Begin a new stream; limits and pause_after are kept."""
-        self._clear()
+        self._enter()
+        try:
+            self._clear()
+        finally:
+            self._guard.release()
 
     def take_unparsed(self) -> bytes:
         """The bytes after the element that paused the parser; they are then forgotten."""
+        self._enter()
         rest = self._unparsed
         self._unparsed = b""
+        self._guard.release()
         return rest
+
+    def _enter(self) -> None:
+        if not self._guard.acquire(False):
+            raise RuntimeError("StreamParser used from two threads at once")
 
     # -- state ------------------------------------------------------------------------------
 
@@ -617,7 +667,8 @@ class StreamParser:
                 if problem is None:
                     special = search(text, at + 1)
                     continue
-                condition, message = problem
+                condition = problem[0]
+                message = _TEXT_REFERENCE_MESSAGES[condition]
             elif char == "]]>":
                 condition, message = _NWF, "']]>' in character data"
             else:
@@ -631,7 +682,7 @@ class StreamParser:
             at = bad.start()
             raise _Fail(
                 _NWF,
-                f"illegal character {ord(bad.group()):#x} in CDATA",
+                "illegal character in CDATA",
                 self._base + start + _blen(text[:at]),
             )
 
@@ -732,7 +783,7 @@ class StreamParser:
                     keys = {(None, a) for a, _ in attrs if ":" not in a and a != "xmlns"}
                 key = (uri, attr_local)
                 if key in keys:
-                    raise _Fail(_NWF, f"duplicate attribute {{{uri}}}{attr_local}")
+                    raise _Fail(_NWF, "duplicate attribute after namespace resolution")
                 keys.add(key)
         return own, ns, local
 
@@ -895,9 +946,7 @@ class StreamParser:
                         fail.offset = self._base + i
                         raise
                     if name != self._root_name:
-                        raise _Fail(
-                            _NWF, f"end tag {name!r} closes {self._root_name!r}", self._base + i
-                        )
+                        raise _Fail(_NWF, "end tag does not close the root", self._base + i)
                     events.append(StreamClosed())
                     self._state = _CLOSED
                     self._pos = end
@@ -989,7 +1038,7 @@ class StreamParser:
                     fail.offset = offset
                     raise
                 if name != stack[-1]:
-                    raise _Fail(_NWF, f"end tag {name!r} closes {stack[-1]!r}", offset)
+                    raise _Fail(_NWF, "end tag does not match", offset)
                 stack.pop()
                 self._scopes.pop()
             elif kind == "cdata":
@@ -1147,11 +1196,14 @@ class StreamParser:
                     element_at = scanner.match
                     continue
                 break
-            raw, name_bytes, attrs = match.group(0, 1, 2)
-            if (sized and len(raw) > max_stanza) or 0x3C in attrs:
-                break
-            if match.lastindex == cut_group:
+            space, raw, name_bytes, attrs, cut_mark = match.group(1, 2, 3, 4, cut_group)
+            if space:
+                append(WhitespaceReceived(raw=space))
+                i += len(space)
+            if cut_mark is not None:
                 cut = True
+                break
+            if (sized and len(raw) > max_stanza) or 0x3C in attrs:
                 break
             name = names_get(name_bytes)
             if name is None:
@@ -1160,7 +1212,7 @@ class StreamParser:
                 if len(names) < 1024:
                     names[name_bytes] = name
             ns = default_ns
-            if attrs.find(b"xmlns") >= 0:
+            if b"xmlns" in attrs:
                 for attr, single, double in _FAST_ATTRIBUTE.findall(attrs):
                     if attr == b"xmlns":
                         # findall gives b"" for the quote style not used.
@@ -1213,7 +1265,7 @@ class StreamParser:
         end = checked if checked > i else i
         begin = self._checked if self._checked > start else start
         # bytes, not a bytearray: its translate() is the faster one.
-        if end > begin and not _fast_span_ok(bytes(buf[begin:end])):
+        if end > begin and not _fast_span_ok(bytes(memoryview(buf)[begin:end])):
             self._wait = 0
             return False
         self._checked = end

@@ -401,6 +401,33 @@ def test_cache_can_be_turned_off(small_cache) -> None:
         small_cache.set_cache_size(-1)
 
 
+@pytest.mark.parametrize(
+    ("size", "error", "message"),
+    [
+        (1.5, TypeError, "'float' object cannot be interpreted as an integer"),
+        ("8", TypeError, "'str' object cannot be interpreted as an integer"),
+        (2**70, OverflowError, "Python int too large to convert to C ssize_t"),
+    ],
+)
+def test_cache_size_must_be_an_int_both_twins_take(small_cache, size, error, message) -> None:
+    with pytest.raises(error) as info:
+        small_cache.set_cache_size(size)
+    assert str(info.value) == message
+    assert small_cache.cache_size() == 8
+
+
+def test_jids_are_immutable(JID) -> None:
+    jid = JID("juliet@example.com/balcony")
+    for name in ("_localpart", "_domainpart", "_resourcepart", "_str", "localpart", "other"):
+        with pytest.raises(AttributeError):
+            setattr(jid, name, "x")
+        with pytest.raises(AttributeError):
+            delattr(jid, name)
+    assert jid.localpart == "juliet"
+    assert str(jid) == "juliet@example.com/balcony"
+    assert jid == JID("juliet@example.com/balcony")
+
+
 def test_cache_does_not_keep_invalid_input(small_cache) -> None:
     for text in ("a b@example.com", "é b@example.com"):
         with pytest.raises(InvalidJID):

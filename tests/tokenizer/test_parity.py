@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from strategies import DAMAGE, RESTRICTED_DAMAGE, GeneratedStream, mutations, split_points, streams
 from xmpp_samples import HEADER, XML_DECLARATION, Outcome, bytewise, feed_chunks, split_at
 from xmppwire import Limits, LocalProtocolError, _impl
+from xmppwire.bench.corpus import CORPORA, generate
 from xmppwire.events import (
     ElementReceived,
     StreamClosed,
@@ -90,6 +91,8 @@ def same_outcome(a: Outcome, b: Outcome) -> None:
     assert a.error == b.error
     if a.exception is not None:
         assert type(a.exception) is type(b.exception)
+        # docs/stream-parser.md promises the twins error for error, message included
+        assert str(a.exception) == str(b.exception)
         assert a.exception.events == b.exception.events
 
 
@@ -262,3 +265,66 @@ def test_well_formedness_agrees_with_expat(twins, data):
         return  # nothing but whitespace: an empty stream is no document for expat
     assert ours.error is None or ours.error[0] in {"not-well-formed", "unsupported-encoding"}
     assert expat_accepts(damaged, chunks) == (ours.error is None), ours.error
+
+
+# -- the benchmark corpora ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", CORPORA)
+@pytest.mark.parametrize("chunk", [97, 4096])
+def test_bench_corpora_agree(twins, name, chunk):
+    """Compact, mixed and pretty-printed streams: every element found, the twins identical."""
+    corpus = generate(name, 60_000, seed=12)
+    data = corpus.data + b"</stream:stream>"
+    chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    outcome = check_twins(twins, chunks)
+    assert outcome.error is None
+    elements = [e for e in outcome.events if type(e) is ElementReceived]
+    assert len(elements) == corpus.elements
+    # every byte after the header is in one event or another
+    after_header = data.index(b"<stream:stream") + len(outcome.events[0].header.raw)
+    assert (
+        b"".join(getattr(e, "raw", b"") for e in outcome.events[1:])
+        == (data[after_header : -len(b"</stream:stream>")])
+    )
+
+
+# -- error messages, word for word ----------------------------------------------------------------
+
+MESSAGE_CASES = [
+    (b"<message><body>hi</a></message>", "end tag does not match"),
+    (b"<message><body>hi</body ></message x>", "bad end tag"),
+    (b"<message to='a' to='b'/>", "duplicate attribute"),
+    (b"<message to='a'from='b'/>", "unexpected character in a start tag"),
+    (b"<message to/>", "attribute without '='"),
+    (b"<message to=a/>", "unquoted attribute value"),
+    (b"<message to='a<b'/>", "'<' in an attribute value"),
+    (b"<message to='&nbsp;'/>", "reference to an undefined entity"),
+    (b"<message to='&#0;'/>", "bad reference in an attribute value"),
+    (b"<message to='\x01'/>", "illegal character in an attribute value"),
+    (b"<message><body>&#0;</body></message>", "bad reference"),
+    (b"<message><body>&nbsp;</body></message>", "reference to an undefined entity"),
+    (b"<message><![CDATA[\x01]]></message>", "illegal character in CDATA"),
+    (b"<1message/>", "bad element name"),
+    (b"< message/>", "bad element name"),
+    (b"<message 1to='a'/>", "bad attribute name"),
+    (
+        b"<message xmlns:p='u' xmlns:q='u' p:a='1' q:a='2'/>",
+        "duplicate attribute after namespace resolution",
+    ),
+    (b"<p:message/>", "undeclared prefix 'p'"),
+    (b"</stream:wrong>", "end tag does not close the root"),
+]
+
+
+@pytest.mark.parametrize(("payload", "message"), MESSAGE_CASES)
+def test_the_twins_word_each_error_alike(twins, payload, message):
+    data = HEADER + payload
+    messages = set()
+    for chunks in ([data], bytewise(data)):
+        for twin in twins:
+            outcome = feed_chunks(twin.tokenizer.StreamParser(), chunks)
+            assert outcome.exception is not None, (twin.name, payload)
+            messages.add(str(outcome.exception))
+    (only,) = messages
+    assert only.startswith(message + " ("), only

@@ -3,8 +3,8 @@
 The compiled twin keeps unparsed bytes in a buffer of its own that grows by
 doubling and is compacted only when full, builds events straight into their
 slots, and refuses overlapping calls from two threads. These tests pin down
-what a user sees of that; the buffer tests run against both twins, since the
-pure-Python one must give the same results.
+what a user sees of that; the buffer and thread tests run against both twins,
+since the pure-Python one must give the same results.
 """
 
 from __future__ import annotations
@@ -162,6 +162,28 @@ def test_memory_is_given_back_after_a_large_element(compiled):
 
 
 @pytest.mark.c_extension
+def test_an_idle_parser_holds_at_most_4_kib(compiled):
+    """A server holds many idle streams: header read, stanzas done, nothing pending."""
+    stanzas = b"".join(chat(n) for n in range(40)) + b"<presence/><iq type='get' id='1'/>"
+    count = 400
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        parsers = [compiled.StreamParser() for _ in range(count)]
+        for parser in parsers:
+            parser.feed(HEADER)
+            # fed as a socket hands data over: cut anywhere, the last feed ending a stanza
+            for i in range(0, len(stanzas), 1000):
+                parser.feed(stanzas[i : i + 1000])
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # the parser, its stream header, its interned names and tables: no buffer
+    assert held / count <= 4096, held / count
+    assert all(parser.header is not None for parser in parsers)
+
+
+@pytest.mark.c_extension
 def test_the_buffer_is_dropped_with_a_sticky_error(compiled):
     parser = compiled.StreamParser()
     parser.feed(HEADER)
@@ -222,11 +244,11 @@ def test_names_and_namespaces_are_reused_but_always_right(compiled):
     assert got == [(f"urn:{i % 3}", name) for i, name in enumerate(names * 50)]
 
 
-@pytest.mark.c_extension
-def test_overlapping_calls_from_threads_never_corrupt_the_parser(compiled):
+def test_overlapping_calls_from_threads_never_corrupt_the_parser(StreamParser):
+    """Both twins refuse a call that overlaps another with RuntimeError, nothing else."""
     stream = HEADER + b"".join(chat(n) for n in range(50)) + b"</stream:stream>"
-    expected = compiled.StreamParser().feed(stream)
-    parser = compiled.StreamParser()
+    expected = StreamParser().feed(stream)
+    parser = StreamParser()
     refused = []
     unexpected = []
 

@@ -666,3 +666,43 @@ def test_whitespace_past_the_header_limit_fails_in_the_feed_that_brings_it(
     with pytest.raises(RemoteProtocolError) as info:
         parser.feed(held)
     assert (info.value.condition, info.value.offset) == ("policy-violation", 4)
+
+
+# -- limits far beyond any real stream (both twins alike) -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        Limits(max_attribute_value_bytes=2**32 - 1),
+        Limits(max_name_bytes=2**32),
+        Limits(
+            max_stanza_bytes=2**70,
+            max_header_bytes=2**64,
+            max_depth=2**63,
+            max_attributes=2**40,
+            max_name_bytes=2**80,
+            max_attribute_value_bytes=2**90,
+        ),
+    ],
+)
+def test_huge_limits_are_taken_as_no_limit(StreamParser, limits):
+    stanza = b"<message to='romeo@example.net' xml:lang='en'><body>hi</body></message>"
+    events = StreamParser(limits=limits).feed(HEADER + stanza + CLOSE)
+    assert [e.raw for e in events if type(e) is ElementReceived] == [stanza]
+
+
+@pytest.mark.parametrize("count", [20_000, 100_000])
+def test_many_attributes_are_checked_for_duplicates_in_linear_time(StreamParser, count):
+    # Pairwise checks would take 5 * 10^9 comparisons for 100,000 attributes: minutes.
+    limits = Limits(max_attributes=count + 1, max_stanza_bytes=2**30)
+    attributes = b" ".join(b"a%d='v'" % i for i in range(count))
+    tag = b"<message " + attributes + b"/>"
+    events = StreamParser(limits=limits).feed(HEADER + tag)
+    (element,) = [e for e in events if type(e) is ElementReceived]
+    assert element.raw == tag
+    assert len(element.attrs) == count
+    with pytest.raises(RemoteProtocolError) as info:
+        StreamParser(limits=limits).feed(HEADER + tag[:-2] + b" a7='w'/>")
+    assert (info.value.condition, info.value.offset) == ("not-well-formed", S)
+    assert str(info.value).startswith("duplicate attribute")

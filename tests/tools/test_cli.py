@@ -371,3 +371,53 @@ def test_bench_rejects_an_unknown_contender() -> None:
     result = xmppwire("bench", "--only", "expat,sax9000", "--size", "1k")
     assert result.returncode == 2
     assert "sax9000" in result.stderr
+
+
+def test_bench_shows_the_spread_of_its_repeats_and_aligns_its_progress() -> None:
+    result = xmppwire(
+        "bench", "--size", "20k", "--repeat", "3", "--only", "xmppwire-py,expat",
+        "--corpus", "small,pretty", "--jid-budget", "0",
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    header = next(line for line in result.stdout.splitlines() if line.startswith("corpus  chunk"))
+    assert re.split(r"\s{2,}", header.strip()) == [
+        "corpus", "chunk", "contender", "MB/s", "median", "stanzas/s", "peak RSS", "x expat",
+    ]  # fmt: skip
+    for line in result.stdout.splitlines():
+        cells = re.split(r"\s{2,}", line.strip())
+        if cells[0] in ("small", "pretty"):
+            fastest, median = float(cells[3]), float(cells[4])
+            assert 0 < median <= fastest, cells
+    assert "the fastest of 3 runs" in result.stdout
+    assert "note" not in header
+    progress = [line for line in result.stderr.splitlines() if line.startswith("[")]
+    assert len(progress) == 2 * 2 * 2 * 3
+    # one column per field: the speeds end where every other line's end
+    assert len({line.index(" MB/s") for line in progress}) == 1, progress
+
+
+def test_bench_table_warns_of_a_busy_machine_and_explains_its_notes() -> None:
+    from xmppwire.bench.report import CorpusInfo, Report, format_table
+    from xmppwire.bench.runners import Measurement
+
+    report = Report(
+        machine={"cpus": "2"},
+        seed=1,
+        corpora=[CorpusInfo("small", 1000, 5, "test")],
+        load=3.5,
+        results=[
+            Measurement("expat", "small", 4096, 1000, seconds=0.001, median_seconds=0.002),
+            Measurement("lxml-pull", "small", 4096, 1000, error="lxml not installed"),
+        ],
+    )
+    assert report.busy()
+    table = format_table(report)
+    assert "warning: the machine was busy when the run began (load average 3.50 on 2 CPUs)" in table
+    assert re.split(r"\s{2,}", table.splitlines()[4].strip())[-1] == "note"
+    assert "lxml not installed" in table
+    assert "note: why a row has no number" in " ".join(table.split())
+    quiet = Report(machine={"cpus": "2"}, seed=1, corpora=report.corpora, load=0.2)
+    quiet.results = report.results[:1]
+    assert not quiet.busy()
+    assert "warning" not in format_table(quiet) and "note" not in format_table(quiet)

@@ -20,7 +20,7 @@ from importlib import metadata
 from typing import TextIO
 
 from .corpus import CORPORA, DEFAULT_SEED, generate
-from .report import CorpusInfo, Report, format_json, format_table
+from .report import CorpusInfo, Report, busy_warning, format_json, format_table
 from .runners import CONTENDERS, Measurement, by_key
 
 __all__ = ["CONTENDERS", "CORPORA", "DEFAULT_SEED", "Report", "format_json", "format_table", "run"]
@@ -74,7 +74,9 @@ def run(
 ) -> Report:
     """Generate the corpora, run every contender on each corpus at each chunk size.
 
-    Each contender is timed over ``repeat`` runs and the fastest counts.
+    Each contender is timed over ``repeat`` runs, in rounds over all of them;
+    the fastest counts and the median shows the spread. A warning goes to
+    ``progress`` when the load average says the machine is busy at the start.
 
     The runs happen in a fresh interpreter that forks once per run, so each
     run's peak memory is its own; progress lines go to ``progress``.
@@ -91,7 +93,15 @@ def run(
         if progress is not None:
             print(text, file=progress, flush=True)
 
-    report = Report(machine=machine(), seed=seed, corpora=[], command=command, repeat=repeat)
+    try:
+        load: float | None = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        load = None
+    report = Report(
+        machine=machine(), seed=seed, corpora=[], command=command, repeat=repeat, load=load
+    )
+    if report.busy():
+        say(busy_warning(load, os.cpu_count() or 1))  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory(prefix="xmppwire-bench-") as tmp:
         paths = {}
         for name in corpora:

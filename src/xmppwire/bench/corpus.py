@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -265,12 +266,105 @@ def _mix(size: int, seed: int) -> tuple[str, int]:
     return gen.stream(size, pick)
 
 
+_TOKEN = re.compile(r"<[^>]*>|[^<]+")
+_ATTRIBUTE = re.compile(r"([^\s=]+)='([^']*)'")
+_INDENTS = ("  ", "    ", "\t")
+_EQUALS = ("=", " = ", " =", "= ", "\t=\t")
+_SEPARATORS = (" ", "\t", " \t")
+
+
+class _Pretty:
+    """Re-writes compact stanzas the way specifications, logs and some libraries do.
+
+    Each stanza gets its own style, drawn from the seeded generator: an indent
+    (spaces or a tab), attributes on lines of their own or separated by runs of
+    spaces and tabs, whitespace around ``=``, either quote, a space before
+    ``/>``. Elements holding only elements are indented; text stays where it is.
+    """
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def _attributes(self, attrs: str, indent: str) -> str:
+        r = self.rng
+        layout = r.choice(("lines", "lines", "spaced", "tabs"))
+        parts = []
+        for name, value in _ATTRIBUTE.findall(attrs):
+            quote = '"' if r.random() < 0.5 and '"' not in value else "'"
+            parts.append(f"{name}{r.choice(_EQUALS)}{quote}{value}{quote}")
+        if not parts:
+            return ""
+        if layout == "lines":
+            return "".join(f"\n{indent}    {part}" for part in parts)
+        if layout == "spaced":
+            return "".join(f"{' ' * r.randint(1, 3)}{part}" for part in parts)
+        return "".join(f"{r.choice(_SEPARATORS)}{part}" for part in parts)
+
+    def stanza(self, compact: str) -> str:
+        r = self.rng
+        unit = r.choice(_INDENTS)
+        tokens = _TOKEN.findall(compact)
+        out: list[str] = []
+        depth = 0
+        # Whether the element just opened holds text (written inline) or elements.
+        inline: list[bool] = []
+        for index, token in enumerate(tokens):
+            following = tokens[index + 1] if index + 1 < len(tokens) else ""
+            if token.startswith("</"):
+                depth -= 1
+                if not inline.pop():
+                    out.append("\n" + unit * depth)
+                out.append(token)
+            elif token.startswith("<"):
+                empty = token.endswith("/>")
+                body = token[1 : -2 if empty else -1]
+                name, _, attrs = body.partition(" ")
+                if inline and not inline[-1]:
+                    out.append("\n" + unit * depth)
+                head = f"<{name}{self._attributes(attrs, unit * depth)}"
+                if empty:
+                    out.append(head + (" />" if r.random() < 0.5 else "/>"))
+                else:
+                    out.append(head + ">")
+                    depth += 1
+                    inline.append(not following.startswith("<"))
+            else:
+                out.append(token)
+        return "".join(out) + "\n"
+
+
+def _pretty(size: int, seed: int) -> tuple[str, int]:
+    gen = _Gen(seed)
+    rng = gen.rng
+    pretty = _Pretty(rng)
+    kinds = [
+        gen.chat,
+        gen.presence_caps,
+        gen.muc_groupchat,
+        gen.chat_entities,
+        gen.roster_result,
+        gen.vcard_avatar,
+    ]
+    weights = [25.0, 25.0, 25.0, 20.0, 3.0, 0.2]
+
+    def pick() -> Callable[[], str]:
+        make = rng.choices(kinds, weights)[0]
+        return lambda: pretty.stanza(make())
+
+    return gen.stream(size, pick)
+
+
 _MAKERS: dict[str, tuple[Callable[[int, int], tuple[str, int]], str]] = {
     "small": (_small, "~220-byte chat messages"),
     "mix": (
         _mix,
         "presence+caps, MUC with delay/stanza-id, entities and non-ASCII text, "
         "roster results, ~1% 64 KiB vCard avatars",
+    ),
+    "pretty": (
+        _pretty,
+        "the same kinds pretty-printed: indented, attributes on their own lines or spaced "
+        "with tabs, whitespace around '=', mixed quotes",
     ),
 }
 

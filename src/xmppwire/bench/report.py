@@ -8,11 +8,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .runners import CONTENDERS, Measurement
+from .runners import CONTENDERS, Measurement, chunk_label
 
 __all__ = ["CorpusInfo", "Report", "format_json", "format_table"]
 
 BASELINE = "expat"
+#: Load average per CPU above which the machine counts as busy.
+BUSY_LOAD = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +34,22 @@ class Report:
     command: str = ""
     #: Runs per measurement; the fastest counts.
     repeat: int = 1
+    #: The one-minute load average when the run began, where the system tells it.
+    load: float | None = None
+
+    def busy(self) -> bool:
+        """Whether other work was running at the start: timings then read low."""
+        cpus = int(self.machine.get("cpus") or 1)
+        return self.load is not None and self.load > BUSY_LOAD * cpus
 
     def corpus(self, name: str) -> CorpusInfo:
         return next(c for c in self.corpora if c.name == name)
 
     def mb_per_s(self, m: Measurement) -> float | None:
         return m.size / m.seconds / 1e6 if m.seconds else None
+
+    def median_mb_per_s(self, m: Measurement) -> float | None:
+        return m.size / m.median_seconds / 1e6 if m.median_seconds else None
 
     def stanzas_per_s(self, m: Measurement) -> float | None:
         return self.corpus(m.corpus).elements / m.seconds if m.seconds else None
@@ -68,8 +80,11 @@ def _label(key: str) -> str:
     return next((c.label for c in CONTENDERS if c.key == key), key)
 
 
-def _chunk(size: int) -> str:
-    return f"{size // 1024} KiB" if size % 1024 == 0 else f"{size} B"
+def busy_warning(load: float, cpus: int) -> str:
+    return (
+        f"warning: the machine was busy when the run began (load average {load:.2f} "
+        f"on {cpus} CPUs): timings may read low and vary; --repeat helps"
+    )
 
 
 def _megabytes(n: int) -> str:
@@ -109,45 +124,67 @@ def format_table(report: Report) -> str:
         out.append(f"versions: {libs}")
     if report.command:
         out.append(f"command: {report.command}")
+    if report.busy():
+        out.append(busy_warning(report.load, int(machine.get("cpus") or 1)))  # type: ignore[arg-type]
     for c in report.corpora:
         out.append(
             f"corpus {c.name}: {_megabytes(c.size)}, {c.elements:,} top-level elements "
             f"({c.description}), seed {report.seed}"
         )
     out.append("")
-    rows: list[list[str]] = [
-        ["corpus", "chunk", "contender", "MB/s", "stanzas/s", "peak RSS", "x expat", "note"]
-    ]
+    spread = report.repeat > 1
+    notes = any(report.note(m) for m in report.results)
+    header = ["corpus", "chunk", "contender", "MB/s"]
+    if spread:
+        header.append("median")
+    header += ["stanzas/s", "peak RSS", "x expat"]
+    if notes:
+        header.append("note")
+    rows: list[list[str]] = [header]
     previous = None
     for m in report.results:
         group = (m.corpus, m.chunk)
         if previous is not None and group != previous:
-            rows.append([""] * len(rows[0]))
+            rows.append([""] * len(header))
         previous = group
         mbs = report.mb_per_s(m)
         sps = report.stanzas_per_s(m)
         ratio = report.ratio(m)
-        rows.append(
-            [
-                m.corpus,
-                _chunk(m.chunk),
-                _label(m.contender),
-                "-" if mbs is None else f"{mbs:.1f}",
-                "-" if sps is None else f"{sps:,.0f}",
-                "-" if m.seconds is None else _mib(m.peak_rss),
-                "-" if ratio is None else f"{ratio:.2f}",
-                report.note(m),
-            ]
-        )
-    out.extend(_align(rows, right={3, 4, 5, 6}))
+        row = [m.corpus, chunk_label(m.chunk), _label(m.contender)]
+        row.append("-" if mbs is None else f"{mbs:.1f}")
+        if spread:
+            median = report.median_mb_per_s(m)
+            row.append("-" if median is None else f"{median:.1f}")
+        row += [
+            "-" if sps is None else f"{sps:,.0f}",
+            "-" if m.seconds is None else _mib(m.peak_rss),
+            "-" if ratio is None else f"{ratio:.2f}",
+        ]
+        if notes:
+            row.append(report.note(m))
+        rows.append(row)
+    numbers = set(range(3, len(header) - (1 if notes else 0)))
+    out.extend(_align(rows, right=numbers))
     out.append("")
-    runs = f"fastest of {report.repeat} runs" if report.repeat > 1 else "one run"
+    if spread:
+        runs = (
+            f"the fastest of {report.repeat} runs, interleaved with the other contenders' "
+            "(median: their median, the other end of the spread)"
+        )
+    else:
+        runs = "one run"
     legend = (
         f"MB/s: 10^6 bytes of the corpus per second, fed chunk by chunk, {runs}. "
         "stanzas/s: top-level elements per second. peak RSS: growth of the peak "
         "resident set during the run, in a process forked for that run alone. "
-        "x expat: speed relative to pyexpat without handlers on the same corpus and chunking."
+        "x expat: speed relative to pyexpat without handlers on the same corpus and chunking"
+        " (fastest runs)."
     )
+    if notes:
+        legend += (
+            " note: why a row has no number, or that a contender saw another number of "
+            "top-level elements than the corpus holds."
+        )
     out.extend(textwrap.wrap(legend, 100, break_on_hyphens=False))
     used = {m.contender for m in report.results}
     for contender in CONTENDERS:
@@ -162,6 +199,7 @@ def format_json(report: Report) -> str:
         row = asdict(m)
         row["label"] = _label(m.contender)
         row["mb_per_s"] = report.mb_per_s(m)
+        row["median_mb_per_s"] = report.median_mb_per_s(m)
         row["stanzas_per_s"] = report.stanzas_per_s(m)
         row["vs_expat"] = report.ratio(m)
         row["note"] = report.note(m)
@@ -173,6 +211,7 @@ def format_json(report: Report) -> str:
                 "command": report.command,
                 "seed": report.seed,
                 "repeat": report.repeat,
+                "load_average": report.load,
                 "corpora": [asdict(c) for c in report.corpora],
                 "results": results,
             },

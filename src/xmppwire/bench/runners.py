@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -390,6 +391,8 @@ class Measurement:
     #: Bytes fed.
     size: int
     seconds: float | None = None
+    #: The median of the runs' times: with ``seconds``, the spread of the repeats.
+    median_seconds: float | None = None
     #: Top-level elements the contender reported; ``None`` when it can't tell.
     elements: int | None = None
     #: Growth of the peak resident set during the run, in bytes.
@@ -464,6 +467,7 @@ def measure(
         result.error = f"failed: {type(exc).__name__}: {exc}"
         return result
     result.seconds = min(times)
+    result.median_seconds = statistics.median(times)
     result.elements = elements
     return result
 
@@ -536,8 +540,13 @@ def worker_main(spec_path: str) -> int:
         results.append(Measurement(key, corpus, chunk, size, error=unavailable.get(key)))
     total = len(jobs) * rounds
     done = 0
+    times: list[list[float]] = [[] for _ in results]
+    widths = (
+        max((len(r.corpus) for r in results), default=0),
+        max((len(c.label) for c in contenders.values()), default=0),
+    )
     for round_ in range(rounds):
-        for result in results:
+        for result, its_times in zip(results, times, strict=True):
             done += 1
             contender = contenders[result.contender]
             shown = result
@@ -547,24 +556,38 @@ def worker_main(spec_path: str) -> int:
                 )
                 if this.error is not None:
                     result.error = this.error
-                elif result.seconds is None or this.seconds < result.seconds:  # type: ignore[operator]
-                    result.seconds = this.seconds
+                    result.seconds = result.median_seconds = None
+                else:
+                    its_times.append(this.seconds)  # type: ignore[arg-type]
+                    result.seconds = min(its_times)
+                    result.median_seconds = statistics.median(its_times)
                 if round_ == 0:
                     result.peak_rss = this.peak_rss
                 result.elements = this.elements
                 shown = this
             # Progress and results share stdout, so the parent relays progress
             # in order wherever its own progress goes; results are JSON lines.
-            print(_progress(done, total, contender, shown), flush=True)
+            print(_progress(done, total, contender, shown, widths), flush=True)
     for result in results:
         print(result.to_json(), flush=True)
     return 0
 
 
-def _progress(number: int, total: int, contender: Contender, result: Measurement) -> str:
-    where = f"[{number:>{len(str(total))}}/{total}] {result.corpus} {result.chunk // 1024} KiB"
+def chunk_label(size: int) -> str:
+    return f"{size // 1024} KiB" if size % 1024 == 0 else f"{size} B"
+
+
+def _progress(
+    number: int, total: int, contender: Contender, result: Measurement, widths: tuple[int, int]
+) -> str:
+    """One aligned line: which run, its corpus and chunking, the contender and its speed."""
+    corpus_width, label_width = widths
+    where = (
+        f"[{number:>{len(str(total))}}/{total}] {result.corpus:<{corpus_width}} "
+        f"{chunk_label(result.chunk):>7}"
+    )
     if result.error is not None or not result.seconds:
         outcome = result.error or "no time measured"
     else:
         outcome = f"{result.size / result.seconds / 1e6:8.1f} MB/s"
-    return f"{where} {contender.label:<28} {outcome}"
+    return f"{where}  {contender.label:<{label_width}}  {outcome}"
