@@ -174,7 +174,7 @@ def router_path(
 
 def corpus_jids(corpus: Corpus) -> list[str]:
     """Every distinct address in the corpus, in order of appearance."""
-    found = re.findall(rb"""\b(?:from|to|jid)='([^']+)'""", corpus.data)
+    found = re.findall(rb"""\b(?:from|to|jid)\s*=\s*['"]([^'"]+)['"]""", corpus.data)
     return list(dict.fromkeys(j.decode() for j in found))
 
 
