@@ -174,8 +174,8 @@ def router_path(
 
 def corpus_jids(corpus: Corpus) -> list[str]:
     """Every distinct address in the corpus, in order of appearance."""
-    found = re.findall(rb"""\b(?:from|to|jid)\s*=\s*['"]([^'"]+)['"]""", corpus.data)
-    return list(dict.fromkeys(j.decode() for j in found))
+    found = re.findall(rb"""[\s'"](?:from|to|jid)\s*=\s*(['"])([^'"<>]+)\1""", corpus.data)
+    return list(dict.fromkeys(j.decode() for _, j in found))
 
 
 def jid_path(jids: list[str], fast: bool) -> Callable[[], int]:
