@@ -83,20 +83,23 @@ def _second_halves() -> frozenset[int]:
     """Code points that may combine with the one before them under NFC.
 
     These are NFC_Quick_Check=Maybe: the second code point of every
-    two-code-point canonical decomposition (composition exclusions
-    included, which only makes the set larger), and the conjoining Hangul
-    vowels and trailing consonants.
+    primary composite's canonical decomposition (one that NFC composes back,
+    so not a composition exclusion), and the conjoining Hangul vowels and
+    trailing consonants.
     """
     global _nfc_maybe
     if _nfc_maybe is None:
         found = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))
         decomposition = unicodedata.decomposition
+        normalize = unicodedata.normalize
         for cp in range(0x110000):
             fields = decomposition(chr(cp))
             if fields and fields[0] != "<":
                 parts = fields.split()
                 if len(parts) == 2:
-                    found.add(int(parts[1], 16))
+                    pair = chr(int(parts[0], 16)) + chr(int(parts[1], 16))
+                    if normalize("NFC", pair) == chr(cp):
+                        found.add(ord(pair[1]))
         _nfc_maybe = frozenset(found)
     return _nfc_maybe
 
