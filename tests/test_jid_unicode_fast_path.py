@@ -98,11 +98,7 @@ def test_every_code_point_alone_and_in_context(jid_c, part: str) -> None:
                 differences.append((text, fast, complete))
     in_context, total, _ = _differences(
         jid_c,
-        (
-            template.format(char)
-            for char in decided_alone
-            for template in _IN_CONTEXT[part]
-        ),
+        (template.format(char) for char in decided_alone for template in _IN_CONTEXT[part]),
     )
     differences += in_context
     assert not differences, _report(differences)
@@ -302,9 +298,7 @@ def test_label_length_follows_punycode(jid_c) -> None:
         label = "".join(rng.choice(pool) for _ in range(rng.randint(1, 63)))
         assert jid_c.punycode_length(label) == len(label.encode("punycode")), label
     # exactly at the limit and one past it
-    at_limit = next(
-        n for n in range(1, 64) if len(("ü" * n + "a").encode("punycode")) + 4 > 63
-    )
+    at_limit = next(n for n in range(1, 64) if len(("ü" * n + "a").encode("punycode")) + 4 > 63)
     fits = "x@" + "ü" * (at_limit - 1) + "a.example"
     too_long = "x@" + "ü" * at_limit + "a.example"
     assert jid_c.parse_unicode(fits) == _jid_rules.enforce(fits)
@@ -322,3 +316,24 @@ def test_tables_are_built_from_this_interpreter(jid_c) -> None:
     # equal blocks are one object: a process keeps each distinct block once
     assert _jid_tables.block(0x40) is _jid_tables.block(0x41)  # CJK ideographs
     assert _jid_tables.block(0x500) is _jid_tables.block(0x600)  # unassigned
+
+
+def test_with_resource_agrees_with_the_complete_path(jid_c) -> None:
+    # with_resource() walks a non-ASCII resourcepart with the same tables
+    base = jid_c.JID("juliet@example.com")
+    checked = 0
+    for text in generated_jids(6120, 5000):
+        resource = _jid_rules.split(text)[2]
+        if resource is None:
+            continue
+        try:
+            expected: object = _jid_rules.enforce_resourcepart(resource)
+        except InvalidJID as err:
+            expected = ("InvalidJID", err.part, err.rule)
+        try:
+            got: object = base.with_resource(resource).resourcepart
+        except InvalidJID as err:
+            got = ("InvalidJID", err.part, err.rule)
+        assert got == expected, resource
+        checked += 1
+    assert checked > 1000

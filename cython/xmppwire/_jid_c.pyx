@@ -110,10 +110,10 @@ _split = _jid_rules.split
 
 # ---------------------------------------------------------------------------
 # The cache, for what the complete path parsed: the ASCII fast path costs about
-# what a lookup does (hashing a fresh string included), so its results are not
-# kept. Two generations of fixed dicts. New entries go to the young one;
-# when it holds half the size, the old one is emptied and becomes the young
-# one. A hit in the old generation is copied to the young one, so what is in
+# what a lookup does (hashing a fresh string included), and the non-ASCII one
+# not much more, so their results are not kept. Two generations of fixed
+# dicts. New entries go to the young one; when it holds half the size, the
+# old one is emptied and becomes the young one. A hit in the old generation is copied to the young one, so what is in
 # use survives. Every step is O(1), the total stays within the size, and the
 # dicts themselves are never freed, so readers need no lock; only the
 # rotation takes one.
@@ -608,6 +608,15 @@ cdef bint _parse_unicode(str text, JID target) except -1:
     return True
 
 
+cdef bint _unicode_resourcepart(str text) except -1:
+    """Whether the tables decide ``text`` is an enforced resourcepart as it stands."""
+    cdef uint32_t out[MAX_OCTETS]
+    if len(text) > MAX_OCTETS:
+        return False
+    return _walk_part(PyUnicode_KIND(text), PyUnicode_DATA(text), 0, len(text),
+                      T_RESOURCE_OK, False, out) >= 0
+
+
 def parse_unicode(str text):
     """The enforced parts of a JID the non-ASCII tables decide, or ``None``.
 
@@ -675,6 +684,9 @@ cdef class JID:
         if jid is _RAW:
             return
         if type(jid) is str:
+            # The fast paths first: a lookup of a fresh string costs about as
+            # much as the walks, so the cache holds only what the complete path,
+            # a hundred times slower, enforced.
             if PyUnicode_IS_ASCII(jid):
                 if _parse_ascii(<str>jid, self):
                     return
@@ -751,7 +763,8 @@ cdef class JID:
             return self.bare
         if type(resourcepart) is not str:
             raise TypeError(f"a resourcepart is a str, not {type(resourcepart).__name__}")
-        if not _ascii_resourcepart(<str>resourcepart):
+        if not (_ascii_resourcepart(<str>resourcepart)
+                or _unicode_resourcepart(<str>resourcepart)):
             resourcepart = _enforce_resourcepart(resourcepart)
         jid = JID.__new__(JID, _RAW)
         jid._str = PyUnicode_Substring(self._str, 0, self._slash) + "/" + <str>resourcepart
