@@ -113,8 +113,8 @@ _split = _jid_rules.split
 # what a lookup does (hashing a fresh string included), and the non-ASCII one
 # not much more, so their results are not kept. Two generations of fixed
 # dicts. New entries go to the young one; when it holds half the size, the
-# old one is emptied and becomes the young one. A hit in the old generation is copied to the young one, so what is in
-# use survives. Every step is O(1), the total stays within the size, and the
+# old one is emptied and becomes the young one. A hit in the old generation
+# is copied to the young one, so what is in use survives. Every step is O(1), the total stays within the size, and the
 # dicts themselves are never freed, so readers need no lock; only the
 # rotation takes one.
 
