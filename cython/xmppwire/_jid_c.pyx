@@ -114,9 +114,9 @@ _split = _jid_rules.split
 # not much more, so their results are not kept. Two generations of fixed
 # dicts. New entries go to the young one; when it holds half the size, the
 # old one is emptied and becomes the young one. A hit in the old generation
-# is copied to the young one, so what is in use survives. Every step is O(1), the total stays within the size, and the
-# dicts themselves are never freed, so readers need no lock; only the
-# rotation takes one.
+# is copied to the young one, so what is in use survives. Every step is
+# O(1), the total stays within the size, and the dicts themselves are never
+# freed, so readers need no lock; only the rotation takes one.
 
 cdef dict _generation_a = {}
 cdef dict _generation_b = {}
