@@ -190,7 +190,7 @@ def generated_jids(seed: int, count: int) -> Iterator[str]:
     """``count`` JIDs in one to three scripts, half of them with hard cases mixed in."""
     rng = random.Random(seed)
     names = sorted(_SCRIPTS)
-    common = ["ascii", "latin", "greek", "cyrillic", "cjk", "hangul", "kana"]
+    common = ["ascii", "latin", "greek", "cyrillic", "cjk", "hangul", "kana", "hebrew", "arabic"]
     for _ in range(count):
         if rng.random() < 0.6:
             scripts = rng.sample(common, rng.randint(1, 2))
@@ -251,6 +251,9 @@ def test_generated_jids_through_both_twins(jid_c) -> None:
         "김민준@한국.kr/모바일",
         "अनुराग@उदाहरण.भारत/फोन",
         "x@bücher.example/ ♚ ",
+        "שלום@דוגמה.il/טלפון",  # right-to-left: the Bidi Rule holds
+        "محمد@مثال.com/هاتف",
+        "א1@example.com",  # a right-to-left label may end with a European digit
     ],
 )
 def test_common_scripts_take_the_fast_path(jid_c, text: str) -> None:
@@ -266,7 +269,9 @@ def test_common_scripts_take_the_fast_path(jid_c, text: str) -> None:
         "a\u0301@example.com",  # NFC composes it
         "a\u0315\u0316@example.com",  # out of canonical order: NFC reorders
         "x@example.com/a\u0315\u0316",  # out of canonical order: NFC reorders
-        "שלום@example.com",  # the bidi rule
+        "aב@example.com",  # the Bidi Rule: a left-to-right start, then right-to-left
+        "x@א.1com",  # the Bidi Rule across labels: "1com" can't start with a digit
+        "x@אa.example",
         "x@xn--bcher-kva.example",  # an A-label
         "x@[::1]/ü",  # an IP literal
         "ü@a.b.c.\u3002",  # U+3002 is a dot after mapping

@@ -348,6 +348,7 @@ cdef enum:
     T_RESOURCE_OK = 2
     T_DOMAIN_OK = 4
     T_MARK = 8
+    T_BIDI_SHIFT = 4
     T_BLOCK_BITS = 8
     T_BLOCK_MASK = 255
     T_BLOCKS = 0x110000 >> 8
@@ -387,6 +388,64 @@ cdef inline int _entry(uint32_t cp, unsigned int* found) except -1:
     return 0
 
 
+# Bidi classes as _jid_tables numbers them (0 is any other), as bit masks.
+cdef enum:
+    BIDI_L = 1 << 1
+    BIDI_R = 1 << 2
+    BIDI_AL = 1 << 3
+    BIDI_AN = 1 << 4
+    BIDI_EN = 1 << 5
+    BIDI_ES = 1 << 6
+    BIDI_CS = 1 << 7
+    BIDI_ET = 1 << 8
+    BIDI_ON = 1 << 9
+    BIDI_BN = 1 << 10
+    BIDI_NSM = 1 << 11
+    BIDI_RTL = BIDI_R | BIDI_AL | BIDI_AN
+    BIDI_NEUTRAL = BIDI_EN | BIDI_ES | BIDI_CS | BIDI_ET | BIDI_ON | BIDI_BN | BIDI_NSM
+    BIDI_RTL_ALLOWED = BIDI_R | BIDI_AL | BIDI_AN | BIDI_NEUTRAL
+    BIDI_LTR_ALLOWED = BIDI_L | BIDI_NEUTRAL
+    BIDI_RTL_ENDING = BIDI_R | BIDI_AL | BIDI_EN | BIDI_AN
+    BIDI_LTR_ENDING = BIDI_L | BIDI_EN
+
+
+cdef inline unsigned int _bidi(unsigned int entry) noexcept:
+    return 1u << ((entry >> T_BIDI_SHIFT) & 0xF)
+
+
+cdef int _bidi_rule(const uint32_t* text, Py_ssize_t length) except -1:
+    """1 if ``text`` (mapped code points) satisfies the Bidi Rule of RFC 5893 §2, else 0."""
+    cdef Py_ssize_t i
+    cdef unsigned int entry, bidi, allowed, ending, numbers = 0
+    cdef bint rtl, valid_ending = False
+    _entry(text[0], &entry)
+    bidi = _bidi(entry)
+    if bidi == BIDI_L:  # condition 1
+        rtl = False
+        allowed = BIDI_LTR_ALLOWED
+        ending = BIDI_LTR_ENDING
+    elif bidi & (BIDI_R | BIDI_AL):
+        rtl = True
+        allowed = BIDI_RTL_ALLOWED
+        ending = BIDI_RTL_ENDING
+    else:
+        return 0
+    for i in range(length):
+        _entry(text[i], &entry)
+        bidi = _bidi(entry)
+        if not bidi & allowed:  # conditions 2 and 5
+            return 0
+        if bidi & ending:  # conditions 3 and 6: the last character but NSMs
+            valid_ending = True
+        elif bidi != BIDI_NSM:
+            valid_ending = False
+        if rtl and bidi & (BIDI_EN | BIDI_AN):  # condition 4
+            numbers |= bidi
+            if numbers == (BIDI_EN | BIDI_AN):
+                return 0
+    return valid_ending
+
+
 cdef inline uint32_t _mapped(uint32_t cp, unsigned int entry) noexcept:
     return <uint32_t>(<int>cp + <int>(<short>(entry >> 16)))
 
@@ -405,13 +464,16 @@ cdef Py_ssize_t _walk_part(int kind, const void* data, Py_ssize_t start, Py_ssiz
                            unsigned int flag, bint mapping, uint32_t* out) except -2:
     """Copy a localpart or resourcepart to ``out``, mapped; -1 if the tables can't decide.
 
+    With ``mapping`` (UsernameCaseMapped), a part with a right-to-left code
+    point must also satisfy the Bidi Rule (RFC 8265 §3.3.2).
+
     The tables hold only code points whose NFC_Quick_Check is Yes, so the
     part is in NFC exactly when its combining marks are in canonical order
     (UAX #15 §9): a mark with a lower class after one with a higher class is
     left to the complete path, which reorders it.
     """
     cdef Py_ssize_t i, octets = 0
-    cdef unsigned int entry, ccc, last_ccc = 0
+    cdef unsigned int entry, ccc, last_ccc = 0, bidi = 0
     cdef uint32_t cp
     if end <= start:
         return -1
@@ -426,9 +488,12 @@ cdef Py_ssize_t _walk_part(int kind, const void* data, Py_ssize_t start, Py_ssiz
         last_ccc = ccc
         if mapping:
             cp = _mapped(cp, entry)
+            bidi |= _bidi(entry)
         out[i - start] = cp
         octets += _utf8_octets(cp)
     if octets > MAX_OCTETS:
+        return -1
+    if bidi & BIDI_RTL and not _bidi_rule(out, end - start):
         return -1
     return end - start
 
@@ -509,11 +574,12 @@ cdef Py_ssize_t _walk_domainpart(int kind, const void* data, Py_ssize_t start,
     """Copy a domainpart to ``out``, mapped per RFC 5895; -1 if the tables can't decide.
 
     Labels of letters, digits and hyphens, and U-labels of code points the
-    IDNA2008 tables make PVALID, none right-to-left: an IP address, an
-    A-label or a bidi domain name goes to the complete path.
+    IDNA2008 tables make PVALID: an IP address or an A-label goes to the
+    complete path. If any label has a right-to-left code point, every label
+    must satisfy the Bidi Rule (RFC 5893 §2, as _jid_rules applies it).
     """
     cdef Py_ssize_t i, label_start = 0, octets = 0, written
-    cdef unsigned int entry, ccc, last_ccc = 0
+    cdef unsigned int entry, ccc, last_ccc = 0, bidi = 0
     cdef uint32_t cp
     cdef bint ascii = True, leading_mark = False
     if end > start and PyUnicode_READ(kind, data, end - 1) == 0x2E:
@@ -540,6 +606,7 @@ cdef Py_ssize_t _walk_domainpart(int kind, const void* data, Py_ssize_t start,
             return -1
         last_ccc = ccc
         cp = _mapped(cp, entry)
+        bidi |= _bidi(entry)
         if written == label_start:
             leading_mark = entry & T_MARK
         if cp >= 0x80:
@@ -551,6 +618,13 @@ cdef Py_ssize_t _walk_domainpart(int kind, const void* data, Py_ssize_t start,
         return -1
     if octets > MAX_OCTETS:
         return -1
+    if bidi & BIDI_RTL:
+        label_start = 0
+        for i in range(written + 1):
+            if i == written or out[i] == 0x2E:
+                if not _bidi_rule(out + label_start, i - label_start):
+                    return -1
+                label_start = i + 1
     return written
 
 

@@ -18,8 +18,8 @@ depends on its neighbours except what the C walker checks itself
 - the mapped code point has NFC_Quick_Check=Yes, so a string of such code
   points in canonical order is already NFC;
 - it is PVALID (FREE_PVAL too for resourceparts), never CONTEXTJ/CONTEXTO;
-- it is not right-to-left (bidi class R, AL or AN), so neither the PRECIS
-  nor the IDNA bidi rule applies to a string made of such code points;
+- its bidi class is in the entry, for the C walker to apply the bidi rule
+  of RFC 5893 to parts that contain a right-to-left code point (R, AL, AN);
 - U+03A3, whose lowercase depends on its neighbours (Final_Sigma), is never
   decidable.
 
@@ -41,6 +41,8 @@ from precis_i18n.derived import FREE_PVAL, PVALID, derived_property
 from ._jid_rules import _UCD, EXCLUDED_LOCALPART_CHARACTERS
 
 __all__ = [
+    "BIDI_CLASSES",
+    "BIDI_SHIFT",
     "BLOCK_BITS",
     "CCC_SHIFT",
     "DELTA_SHIFT",
@@ -55,15 +57,20 @@ __all__ = [
 BLOCK_BITS: Final = 8
 _BLOCK_SIZE: Final = 1 << BLOCK_BITS
 
-# One unsigned 32-bit entry per code point: flags in the low byte, the
-# canonical combining class in the next, and the signed 16-bit difference
-# between the mapped code point and the code point in the top half.
+# One unsigned 32-bit entry per code point: four flags and the bidi class of
+# the mapped code point in the low byte, the canonical combining class in the
+# next, and the signed 16-bit difference between the mapped code point and
+# the code point in the top half.
 LOCAL_OK: Final = 1
 RESOURCE_OK: Final = 2
 DOMAIN_OK: Final = 4
 MARK: Final = 8  # general category M, which can't start an IDNA label
+BIDI_SHIFT: Final = 4
 CCC_SHIFT: Final = 8
 DELTA_SHIFT: Final = 16
+#: The bidi classes RFC 5893 names, numbered as the C walker expects; 0 is any other.
+BIDI_CLASSES: Final = ("", "L", "R", "AL", "AN", "EN", "ES", "CS", "ET", "ON", "BN", "NSM")
+_BIDI_CODE: Final = {name: code for code, name in enumerate(BIDI_CLASSES) if name}
 
 _SIGMA: Final = 0x03A3
 _RTL: Final = frozenset({"R", "AL", "AN"})
@@ -123,7 +130,6 @@ def _local_ok(mapped: str) -> bool:
         derived_property(ord(mapped), _UCD)[0] == PVALID
         and mapped not in EXCLUDED_LOCALPART_CHARACTERS
         and _map_localpart(mapped) == mapped
-        and unicodedata.bidirectional(mapped) not in _RTL
         and _nfc_yes(mapped)
     )
 
@@ -142,15 +148,17 @@ def _domain_ok(mapped: str) -> bool:
         return mapped in _LDH_ASCII
     if not (
         intranges_contain(ord(mapped), _IDNA_PVALID)
-        and unicodedata.bidirectional(mapped) not in _RTL
         and unicodedata.bidirectional(mapped) != ""
         and _map_domainpart(mapped) == mapped
         and _nfc_yes(mapped)
     ):
         return False
     # What idna itself says of the code point, after a letter if it is a mark
-    # (a mark can't start a label; the C walker checks that on its own).
-    probe = "a" + mapped if unicodedata.category(mapped)[0] == "M" else mapped
+    # (a mark can't start a label) and of the same direction (the C walker
+    # checks those on its own).
+    probe = mapped
+    if unicodedata.category(mapped)[0] == "M":
+        probe = ("\u05d0" if unicodedata.bidirectional(mapped) in _RTL else "a") + mapped
     try:
         idna.check_label(probe)
     except (idna.IDNAError, UnicodeError, ValueError):
@@ -182,7 +190,8 @@ def entry(cp: int) -> int:
     if not flags:
         return 0
     delta = (ord(local) - cp) & 0xFFFF
-    return flags | ccc << CCC_SHIFT | delta << DELTA_SHIFT
+    bidi = _BIDI_CODE.get(unicodedata.bidirectional(local), 0)
+    return flags | bidi << BIDI_SHIFT | ccc << CCC_SHIFT | delta << DELTA_SHIFT
 
 
 def block(index: int) -> bytes:
