@@ -16,6 +16,8 @@ hand, whose ``unicodedata`` both paths use.
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import unicodedata
 from collections.abc import Iterator
 
@@ -254,6 +256,7 @@ def test_generated_jids_through_both_twins(jid_c) -> None:
         "שלום@דוגמה.il/טלפון",  # right-to-left: the Bidi Rule holds
         "محمد@مثال.com/هاتف",
         "א1@example.com",  # a right-to-left label may end with a European digit
+        "ΣΟΦΙΑ@ΟΔΟΣ.ΣΑΣ.gr/ΣΑΣ",  # capital sigmas, final or not (Final_Sigma)
     ],
 )
 def test_common_scripts_take_the_fast_path(jid_c, text: str) -> None:
@@ -265,7 +268,6 @@ def test_common_scripts_take_the_fast_path(jid_c, text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "ΣΑΣ@example.com",  # Final_Sigma needs the neighbours
         "a\u0301@example.com",  # NFC composes it
         "a\u0315\u0316@example.com",  # out of canonical order: NFC reorders
         "x@example.com/a\u0315\u0316",  # out of canonical order: NFC reorders
@@ -313,6 +315,23 @@ def test_label_length_follows_punycode(jid_c) -> None:
     assert jid_c.parse_unicode(fits) == _jid_rules.enforce(fits)
     assert jid_c.parse_unicode(too_long) is None
     assert _complete(too_long)[2] == "idna:label_too_long"
+
+
+def test_tables_load_only_the_blocks_in_use() -> None:
+    # In a fresh process: a Latin JID loads the one block of U+0000-U+00FF,
+    # a Cyrillic one adds U+0400-U+04FF.
+    code = (
+        "from xmppwire import _jid_c as c\n"
+        "assert c.table_blocks() == 0\n"
+        "assert c.parse_unicode('Jürgen@münchen.example/Bälcony')\n"
+        "print(c.table_blocks())\n"
+        "assert c.parse_unicode('Дмитрий@пример.рф')\n"
+        "print(c.table_blocks())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split() == ["1", "2"]
 
 
 def test_tables_are_built_from_this_interpreter(jid_c) -> None:

@@ -460,8 +460,28 @@ cdef inline Py_ssize_t _utf8_octets(uint32_t cp) noexcept:
     return 4
 
 
-cdef Py_ssize_t _walk_part(int kind, const void* data, Py_ssize_t start, Py_ssize_t end,
-                           unsigned int flag, bint mapping, uint32_t* out) except -2:
+cdef int _lower_sigmas(str text, Py_ssize_t start, Py_ssize_t end, uint32_t* out) except -2:
+    """Lowercase each capital sigma of ``text[start:end]`` in ``out`` as ``str.lower`` does.
+
+    Whether it becomes σ or ς depends on the letters around it (Final_Sigma),
+    and str.lower is what the complete path runs. Every other code point the
+    tables decide lowercases to one code point, so positions match; -1 if not.
+    """
+    cdef Py_ssize_t i
+    cdef int kind = PyUnicode_KIND(text)
+    cdef const void* data = PyUnicode_DATA(text)
+    cdef str lowered = PyUnicode_Substring(text, start, end).lower()
+    if len(lowered) != end - start:
+        return -1
+    for i in range(end - start):
+        if PyUnicode_READ(kind, data, start + i) == 0x3A3:
+            out[i] = PyUnicode_READ(PyUnicode_KIND(lowered), PyUnicode_DATA(lowered), i)
+    return 0
+
+
+cdef Py_ssize_t _walk_part(str text, int kind, const void* data, Py_ssize_t start,
+                           Py_ssize_t end, unsigned int flag, bint mapping,
+                           uint32_t* out) except -2:
     """Copy a localpart or resourcepart to ``out``, mapped; -1 if the tables can't decide.
 
     With ``mapping`` (UsernameCaseMapped), a part with a right-to-left code
@@ -475,6 +495,7 @@ cdef Py_ssize_t _walk_part(int kind, const void* data, Py_ssize_t start, Py_ssiz
     cdef Py_ssize_t i, octets = 0
     cdef unsigned int entry, ccc, last_ccc = 0, bidi = 0
     cdef uint32_t cp
+    cdef bint sigma = False
     if end <= start:
         return -1
     for i in range(start, end):
@@ -487,11 +508,14 @@ cdef Py_ssize_t _walk_part(int kind, const void* data, Py_ssize_t start, Py_ssiz
             return -1
         last_ccc = ccc
         if mapping:
+            sigma |= cp == 0x3A3
             cp = _mapped(cp, entry)
             bidi |= _bidi(entry)
         out[i - start] = cp
         octets += _utf8_octets(cp)
     if octets > MAX_OCTETS:
+        return -1
+    if sigma and _lower_sigmas(text, start, end, out) < 0:
         return -1
     if bidi & BIDI_RTL and not _bidi_rule(out, end - start):
         return -1
@@ -569,7 +593,7 @@ cdef inline bint _label_ok(const uint32_t* label, Py_ssize_t length, bint ascii,
     return PUNYCODE_PREFIX + _punycode_length(label, length) <= MAX_LABEL
 
 
-cdef Py_ssize_t _walk_domainpart(int kind, const void* data, Py_ssize_t start,
+cdef Py_ssize_t _walk_domainpart(str text, int kind, const void* data, Py_ssize_t start,
                                  Py_ssize_t end, uint32_t* out) except -2:
     """Copy a domainpart to ``out``, mapped per RFC 5895; -1 if the tables can't decide.
 
@@ -581,7 +605,7 @@ cdef Py_ssize_t _walk_domainpart(int kind, const void* data, Py_ssize_t start,
     cdef Py_ssize_t i, label_start = 0, octets = 0, written
     cdef unsigned int entry, ccc, last_ccc = 0, bidi = 0
     cdef uint32_t cp
-    cdef bint ascii = True, leading_mark = False
+    cdef bint ascii = True, leading_mark = False, sigma = False
     if end > start and PyUnicode_READ(kind, data, end - 1) == 0x2E:
         end -= 1  # RFC 7622 §3.2: one trailing dot goes first
     if end <= start:
@@ -605,6 +629,7 @@ cdef Py_ssize_t _walk_domainpart(int kind, const void* data, Py_ssize_t start,
         if ccc != 0 and ccc < last_ccc:
             return -1
         last_ccc = ccc
+        sigma |= cp == 0x3A3
         cp = _mapped(cp, entry)
         bidi |= _bidi(entry)
         if written == label_start:
@@ -614,8 +639,26 @@ cdef Py_ssize_t _walk_domainpart(int kind, const void* data, Py_ssize_t start,
         out[written] = cp
         octets += _utf8_octets(cp)
     written = end - start
+    # RFC 5895 lowercases the whole domainpart at once: a sigma's neighbours
+    # may be in the next label ("." is case-ignorable).
+    if sigma and _lower_sigmas(text, start, end, out) < 0:
+        return -1
     if not _label_ok(out + label_start, written - label_start, ascii, leading_mark):
         return -1
+    if sigma:
+        # σ and ς encode to different Punycode: measure the earlier labels again
+        label_start = 0
+        ascii = True
+        for i in range(written):
+            if out[i] == 0x2E:
+                if not ascii and (PUNYCODE_PREFIX + _punycode_length(out + label_start,
+                                                                     i - label_start)
+                                  > MAX_LABEL):
+                    return -1
+                label_start = i + 1
+                ascii = True
+            elif out[i] >= 0x80:
+                ascii = False
     if octets > MAX_OCTETS:
         return -1
     if bidi & BIDI_RTL:
@@ -651,12 +694,12 @@ cdef bint _parse_unicode(str text, JID target) except -1:
 
     written = 0
     if at >= 0:
-        size = _walk_part(kind, data, 0, at, T_LOCAL_OK, True, out)
+        size = _walk_part(text, kind, data, 0, at, T_LOCAL_OK, True, out)
         if size < 0:
             return False
         out[size] = 0x40
         written = size + 1
-    size = _walk_domainpart(kind, data, at + 1, slash, out + written)
+    size = _walk_domainpart(text, kind, data, at + 1, slash, out + written)
     if size < 0:
         return False
     written += size
@@ -664,7 +707,7 @@ cdef bint _parse_unicode(str text, JID target) except -1:
     target._slash = written
     if slash < length:
         out[written] = 0x2F
-        size = _walk_part(kind, data, slash + 1, length, T_RESOURCE_OK, False,
+        size = _walk_part(text, kind, data, slash + 1, length, T_RESOURCE_OK, False,
                           out + written + 1)
         if size < 0:
             return False
@@ -687,7 +730,7 @@ cdef bint _unicode_resourcepart(str text) except -1:
     cdef uint32_t out[MAX_OCTETS]
     if len(text) > MAX_OCTETS:
         return False
-    return _walk_part(PyUnicode_KIND(text), PyUnicode_DATA(text), 0, len(text),
+    return _walk_part(text, PyUnicode_KIND(text), PyUnicode_DATA(text), 0, len(text),
                       T_RESOURCE_OK, False, out) >= 0
 
 
@@ -702,6 +745,15 @@ def parse_unicode(str text):
     if _parse_unicode(text, jid):
         return (jid.localpart, jid.domainpart, jid.resourcepart)
     return None
+
+
+def table_blocks():
+    """How many blocks of 256 code points the non-ASCII tables have loaded so far."""
+    cdef Py_ssize_t i, loaded = 0
+    for i in range(T_BLOCKS):
+        if _blocks[i] != NULL:
+            loaded += 1
+    return loaded
 
 
 def punycode_length(str label):

@@ -20,8 +20,11 @@ depends on its neighbours except what the C walker checks itself
 - it is PVALID (FREE_PVAL too for resourceparts), never CONTEXTJ/CONTEXTO;
 - its bidi class is in the entry, for the C walker to apply the bidi rule
   of RFC 5893 to parts that contain a right-to-left code point (R, AL, AN);
-- U+03A3, whose lowercase depends on its neighbours (Final_Sigma), is never
-  decidable.
+- U+03A3 GREEK CAPITAL LETTER SIGMA lowercases to U+03C3 or, by the
+  Final_Sigma rule, to U+03C2 FINAL SIGMA, depending on its neighbours: its
+  entry maps it to U+03C3 and is decidable only where U+03C2 is too; the C
+  walker then asks ``str.lower`` (what the complete path runs) which one
+  each capital sigma of the part becomes.
 
 Everything else is left to ``_jid_rules``.
 """
@@ -73,6 +76,7 @@ BIDI_CLASSES: Final = ("", "L", "R", "AL", "AN", "EN", "ES", "CS", "ET", "ON", "
 _BIDI_CODE: Final = {name: code for code, name in enumerate(BIDI_CLASSES) if name}
 
 _SIGMA: Final = 0x03A3
+_FINAL_SIGMA: Final = "\u03c2"
 _RTL: Final = frozenset({"R", "AL", "AN"})
 _LDH_ASCII: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 # idna renamed its table between releases.
@@ -170,7 +174,7 @@ def entry(cp: int) -> int:
     """The table entry for one code point (see the module docstring)."""
     char = chr(cp)
     category = unicodedata.category(char)
-    if category in ("Cn", "Co", "Cs", "Cc") or cp == _SIGMA:
+    if category in ("Cn", "Co", "Cs", "Cc"):
         return 0
     ccc = unicodedata.combining(char)
     flags = 0
@@ -178,10 +182,18 @@ def entry(cp: int) -> int:
         flags |= RESOURCE_OK
     local = _map_localpart(char)
     domain = _map_domainpart(char)
-    if len(local) == 1 and -0x8000 <= ord(local) - cp < 0x8000:
-        if unicodedata.combining(local) == ccc and _local_ok(local):
+    # The walker lowercases sigmas in context with str.lower on the input,
+    # which is what the complete path lowercases only without width mapping.
+    if len(local) == 1 and -0x8000 <= ord(local) - cp < 0x8000 and _UCD.width_map(char) == char:
+        final = _FINAL_SIGMA if cp == _SIGMA else local
+        if unicodedata.combining(local) == ccc and _local_ok(local) and _local_ok(final):
             flags |= LOCAL_OK
-        if domain == local and unicodedata.combining(domain) == ccc and _domain_ok(domain):
+        if (
+            domain == local
+            and unicodedata.combining(domain) == ccc
+            and _domain_ok(domain)
+            and _domain_ok(final)
+        ):
             flags |= DOMAIN_OK
             if unicodedata.category(domain)[0] == "M":
                 flags |= MARK
