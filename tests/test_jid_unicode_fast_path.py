@@ -214,7 +214,7 @@ def generated_jids(seed: int, count: int) -> Iterator[str]:
         yield text
 
 
-_GENERATED = 200_000
+_GENERATED = 300_000
 
 
 @pytest.mark.slow
