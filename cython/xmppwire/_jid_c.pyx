@@ -337,9 +337,10 @@ cdef inline bint _ascii_resourcepart(str text):
 
 # ---------------------------------------------------------------------------
 # The non-ASCII fast path. Each code point has a 32-bit entry (see
-# _jid_tables): flags saying in which parts the tables decide it, its
-# canonical combining class, and the offset to the code point it maps to in
-# localparts and domainparts. Entries come in blocks of 256 code points,
+# _jid_tables): flags saying in which parts the tables decide it, the bidi
+# class and the canonical combining class of what it maps to, and the offset
+# to the code point it maps to in localparts and domainparts. Entries come in
+# blocks of 256 code points,
 # loaded the first time a code point of the block is met; equal blocks are
 # one object, so a process keeps only the distinct blocks it uses.
 
@@ -357,9 +358,10 @@ cdef enum:
     MAX_UNICODE_JID = 3 * MAX_OCTETS + 3
     PUNYCODE_PREFIX = 4  # "xn--"
 
-# Pointers into the bytes objects in _block_data. A block is loaded under
-# the GIL, or under the tables module's lock on free-threaded builds; a racing
-# thread at worst loads the same block again and stores the same pointer.
+# Pointers into the bytes objects in _block_data, which keeps them alive. On a
+# free-threaded build two threads may load a block at once: _jid_tables gives
+# both the same bytes object (equal blocks are one object), so they store the
+# same pointer.
 cdef const unsigned int* _blocks[T_BLOCKS]
 cdef list _block_data = []
 _tables = None
@@ -369,8 +371,10 @@ cdef const unsigned int* _load_block(Py_ssize_t index) except NULL:
     global _tables
     if _tables is None:
         from xmppwire import _jid_tables
-        if _jid_tables.BLOCK_BITS != T_BLOCK_BITS:
-            raise ImportError("_jid_tables and _jid_c disagree on the block size")
+        if (_jid_tables.BLOCK_BITS != T_BLOCK_BITS
+                or _jid_tables.BIDI_SHIFT != T_BIDI_SHIFT
+                or _jid_tables.BIDI_CLASSES != _BIDI_CLASSES):
+            raise ImportError("_jid_tables and _jid_c disagree on the table layout")
         _tables = _jid_tables
     data = _tables.block(index)
     if len(<bytes>data) != (T_BLOCK_MASK + 1) * 4:
@@ -389,6 +393,8 @@ cdef inline int _entry(uint32_t cp, unsigned int* found) except -1:
 
 
 # Bidi classes as _jid_tables numbers them (0 is any other), as bit masks.
+_BIDI_CLASSES = ("", "L", "R", "AL", "AN", "EN", "ES", "CS", "ET", "ON", "BN", "NSM")
+
 cdef enum:
     BIDI_L = 1 << 1
     BIDI_R = 1 << 2
