@@ -33,9 +33,24 @@ def _ascii_jids(count: int) -> list[str]:
     return [f"user{i}.{tag}@host{i % 500}.example.com/res-{i:x}" for i in range(count)]
 
 
+# (localpart, domain label, resourcepart) in the scripts a server meets most:
+# Latin with diacritics, Greek, Cyrillic, CJK and Hangul, some capitalized.
+_UNICODE_SAMPLES = (
+    ("Jürgen", "münchen", "Bälcony"),
+    ("σωκράτης", "ελλάδα", "Τηλέφωνο"),
+    ("Дмитрий", "пример", "телефон"),
+    ("张伟", "例子", "手机"),
+    ("김민준", "한국", "모바일"),
+)
+
+
 def _unicode_jids(count: int) -> list[str]:
     tag = next(_serial)
-    return [f"jüliet{i}.{tag}@münchen{i % 500}.example/bälcony-{i:x}" for i in range(count)]
+    jids = []
+    for i in range(count):
+        local, domain, resource = _UNICODE_SAMPLES[i % len(_UNICODE_SAMPLES)]
+        jids.append(f"{local}{i}.{tag}@{domain}{i % 500}.example/{resource}-{i:x}")
+    return jids
 
 
 @dataclass(frozen=True)
