@@ -35,7 +35,9 @@ import functools
 import logging
 import ssl
 import sys
+import weakref
 import xml.etree.ElementTree as ET
+from asyncio import selector_events
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -641,9 +643,9 @@ class XMPPStream(asyncio.Protocol):
             options["ssl_shutdown_timeout"] = self._close_timeout
         # start_tls() puts its protocol on the transport at once and reads
         # from the next turn of the loop on; this runs first in that turn, so
-        # its receive buffer is shrunk before the handshake reads anything
-        # (concurrent handshakes don't each hold 256 KiB).
-        self._loop.call_soon(lambda: _shrink_tls_read_buffer(transport.get_protocol()))
+        # its own receive buffer is dropped before the handshake reads
+        # anything (concurrent handshakes don't each hold 256 KiB).
+        self._loop.call_soon(lambda: _share_tls_read_buffer(transport, transport.get_protocol()))
         try:
             tls_transport = await self._loop.start_tls(
                 transport,
@@ -725,32 +727,47 @@ class XMPPStream(asyncio.Protocol):
                 await asyncio.wait([tls_task], timeout=self._close_timeout)
 
 
-#: One TLS record as it travels: 16 KiB of plaintext plus header and overhead.
-_TLS_READ_BUFFER = 16_384 + 1_024
+#: The receive buffer every TLS connection of one event loop reads into:
+#: asyncio's own size, so bulk reads are as large as without us.
+_TLS_READ_BUFFER = 256 * 1024
+_shared_tls_buffers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, bytearray] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _shrink_tls_read_buffer(protocol: asyncio.BaseProtocol) -> None:
-    """Give asyncio's SSL protocol a one-record receive buffer instead of 256 KiB.
+def _share_tls_read_buffer(
+    transport: asyncio.BaseTransport, protocol: asyncio.BaseProtocol
+) -> None:
+    """Make asyncio's SSL protocol read into its loop's shared buffer instead of its own.
 
     Since Python 3.11 ``asyncio.sslproto.SSLProtocol`` keeps a 256 KiB
-    ``bytearray`` per connection for the bytes read from the socket: most of
-    what an idle TLS connection costs (docs/aio.md). Reads smaller than that
-    are fine (TLS records are reassembled in its ``MemoryBIO``); only our own
-    connections are changed, and only when the attributes are where 3.11-3.13
-    keep them: otherwise asyncio is left as it is.
+    ``bytearray`` per connection for the bytes read from the socket (a
+    17 KiB one was still a quarter of an idle connection, docs/aio.md). On a
+    selector loop the buffer only lives from ``get_buffer()`` through
+    ``recv_into()`` to ``buffer_updated()``, one synchronous callback that
+    copies the bytes into the protocol's ``MemoryBIO`` before anything else
+    runs, so every connection of the loop can use the same one. Proactor
+    loops keep a buffer across an overlapped read, and other TLS
+    implementations (uvloop's) keep theirs elsewhere: those, and any
+    ``SSLProtocol`` whose attributes are not where 3.11-3.13 keep them, are
+    left as they are.
     """
     buffer = getattr(protocol, "_ssl_buffer", None)
     if (
-        not isinstance(buffer, bytearray)
-        or len(buffer) <= _TLS_READ_BUFFER
+        not isinstance(transport, selector_events._SelectorSocketTransport)
+        or not isinstance(buffer, bytearray)
         or not isinstance(getattr(protocol, "_ssl_buffer_view", None), memoryview)
         or not isinstance(getattr(protocol, "max_size", None), int)
     ):
         return
-    smaller = bytearray(_TLS_READ_BUFFER)
-    protocol.max_size = _TLS_READ_BUFFER  # type: ignore[attr-defined]
-    protocol._ssl_buffer = smaller  # type: ignore[attr-defined]
-    protocol._ssl_buffer_view = memoryview(smaller)  # type: ignore[attr-defined]
+    loop = asyncio.get_running_loop()
+    shared = _shared_tls_buffers.get(loop)
+    if shared is None:
+        shared = _shared_tls_buffers[loop] = bytearray(_TLS_READ_BUFFER)
+    # get_buffer() allocates only when its buffer is shorter than max_size.
+    protocol.max_size = len(shared)  # type: ignore[attr-defined]
+    protocol._ssl_buffer = shared  # type: ignore[attr-defined]
+    protocol._ssl_buffer_view = memoryview(shared)  # type: ignore[attr-defined]
 
 
 class _EventIterator:
