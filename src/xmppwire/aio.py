@@ -30,6 +30,7 @@ See docs/aio.md.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -155,6 +156,47 @@ class XMPPStream(asyncio.Protocol):
     belong to the transport; don't call them.
     """
 
+    # A server holds one per connection: no instance dict, and what an idle
+    # stream doesn't use (the event queue, drain waiters) only while in use.
+    __slots__ = (
+        "__weakref__",
+        "_abort_timer",
+        "_burst",
+        "_close_timeout",
+        "_closed",
+        "_drain_waiters",
+        "_ended",
+        "_event_waiters",
+        "_events",
+        "_extra",
+        "_handshake_timeout",
+        "_loop",
+        "_max_queued_bytes",
+        "_max_queued_events",
+        "_paused_for",
+        "_queued_bytes",
+        "_queued_events",
+        "_rate",
+        "_rate_held",
+        "_rate_timer",
+        "_ready",
+        "_refuse_with",
+        "_server_hostname",
+        "_session",
+        "_ssl_context",
+        "_timer",
+        "_timer_deadline",
+        "_tls_pending",
+        "_tls_task",
+        "_tokens",
+        "_tokens_at",
+        "_transport",
+        "_write_paused",
+        "close_reason",
+        "exception",
+        "stream_error",
+    )
+
     def __init__(
         self,
         session: StreamSession,
@@ -176,7 +218,10 @@ class XMPPStream(asyncio.Protocol):
         self._close_timeout = close_timeout
         self._handshake_timeout = handshake_timeout
         self._transport: asyncio.Transport | None = None
-        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        # Events not consumed yet (None: the connection is gone), and the
+        # consumers waiting for one; both None while empty.
+        self._events: collections.deque[Event | None] | None = None
+        self._event_waiters: list[asyncio.Future[None]] | None = None
         self._ended = False
         self._ready: asyncio.Future[None] = self._loop.create_future()
         self._ready.add_done_callback(_consume)
@@ -188,14 +233,14 @@ class XMPPStream(asyncio.Protocol):
         self._timer_deadline: Deadline | None = None
         self._abort_timer: asyncio.TimerHandle | None = None
         self._write_paused = False
-        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._drain_waiters: list[asyncio.Future[None]] | None = None
         # Read backpressure: what the application has not consumed yet.
         self._max_queued_events = max_queued_events
         self._max_queued_bytes = max_queued_bytes
         self._queued_events = 0
         self._queued_bytes = 0
         # Why reading is paused ("backlog", "rate"); reading resumes when none is left.
-        self._paused_for: set[str] = set()
+        self._paused_for: frozenset[str] = frozenset()
         # Token bucket of the byte-rate limit.
         self._rate = max_bytes_per_second
         self._burst = float(burst_bytes if burst_bytes is not None else (max_bytes_per_second or 0))
@@ -488,7 +533,7 @@ class XMPPStream(asyncio.Protocol):
         elif kind is CloseTransport and self.close_reason is None:
             self.close_reason = event.reason  # type: ignore[attr-defined]
         self._queued_events += 1
-        self._queue.put_nowait(event)
+        self._put(event)
 
     def _over_backlog(self, share: float) -> bool:
         if self._session.state is SessionState.CLOSING:
@@ -512,13 +557,13 @@ class XMPPStream(asyncio.Protocol):
     def _pause(self, reason: str) -> None:
         if reason in self._paused_for:
             return
-        self._paused_for.add(reason)
+        self._paused_for |= {reason}
         transport = self._transport
         if transport is not None and self._tls_pending is None and not transport.is_closing():
             transport.pause_reading()
 
     def _resume(self, reason: str) -> None:
-        self._paused_for.discard(reason)
+        self._paused_for -= {reason}
         if self._paused_for:
             return
         transport = self._transport
@@ -573,12 +618,14 @@ class XMPPStream(asyncio.Protocol):
         if not self._write_paused or self._closed.done():
             return
         waiter = self._loop.create_future()
+        if self._drain_waiters is None:
+            self._drain_waiters = []
         self._drain_waiters.append(waiter)
         await waiter
 
     def _wake_writers(self) -> None:
-        waiters, self._drain_waiters = self._drain_waiters, []
-        for waiter in waiters:
+        waiters, self._drain_waiters = self._drain_waiters, None
+        for waiter in waiters or ():
             if not waiter.done():
                 waiter.set_result(None)
 
@@ -703,19 +750,38 @@ class XMPPStream(asyncio.Protocol):
                 f"the connection ended before the stream was ready{f': {reason}' if reason else ''}"
             )
         )
-        self._queue.put_nowait(None)
+        self._put(None)
         self._wake_writers()
         self._closed.set_result(None)
 
+    def _put(self, event: Event | None) -> None:
+        if self._events is None:
+            self._events = collections.deque()
+        self._events.append(event)
+        waiters, self._event_waiters = self._event_waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
     async def _next_event(self) -> Event | None:
-        if self._ended:
-            return None
-        event = await self._queue.get()
-        if event is None:
-            self._ended = True
-        else:
-            self._consumed(event)
-        return event
+        while not self._ended:
+            events = self._events
+            if events:
+                event = events.popleft()
+                if not events:
+                    # An idle stream keeps no deque (a block of 64 slots).
+                    self._events = None
+                if event is None:
+                    self._ended = True
+                    return None
+                self._consumed(event)
+                return event
+            waiter = self._loop.create_future()
+            if self._event_waiters is None:
+                self._event_waiters = []
+            self._event_waiters.append(waiter)
+            await waiter
+        return None
 
     async def _settle(self) -> None:
         """Wait for the transport's own callbacks after an abort, shielded from cancellation."""
