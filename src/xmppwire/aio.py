@@ -716,6 +716,7 @@ class XMPPStream(asyncio.Protocol):
         if self._paused_for:
             tls_transport.pause_reading()
         early, self._tls_pending = self._tls_pending or [], None
+        self._tls_task = None  # done: nothing left to cancel or wait for
         self._write(self._session.tls_started())
         self._rearm()
         if early:
