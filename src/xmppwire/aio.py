@@ -94,6 +94,8 @@ _T = TypeVar("_T")
 _CLOSING_BACKLOG_FACTOR = 16
 #: Deadlines about the peer's silence, put off while we hold its bytes unread.
 _SILENCE_DEADLINES = frozenset({"idle", "keepalive"})
+#: Shared by every stream that reads (each ``frozenset()`` is a new object).
+_NOT_PAUSED: frozenset[str] = frozenset()
 Handler = Callable[["XMPPStream"], Awaitable[None]]
 
 
@@ -240,7 +242,7 @@ class XMPPStream(asyncio.Protocol):
         self._queued_events = 0
         self._queued_bytes = 0
         # Why reading is paused ("backlog", "rate"); reading resumes when none is left.
-        self._paused_for: frozenset[str] = frozenset()
+        self._paused_for = _NOT_PAUSED
         # Token bucket of the byte-rate limit.
         self._rate = max_bytes_per_second
         self._burst = float(burst_bytes if burst_bytes is not None else (max_bytes_per_second or 0))
@@ -563,7 +565,7 @@ class XMPPStream(asyncio.Protocol):
             transport.pause_reading()
 
     def _resume(self, reason: str) -> None:
-        self._paused_for -= {reason}
+        self._paused_for = (self._paused_for - {reason}) or _NOT_PAUSED
         if self._paused_for:
             return
         transport = self._transport
