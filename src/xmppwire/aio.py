@@ -797,7 +797,8 @@ class XMPPStream(asyncio.Protocol):
 #: The receive buffer every TLS connection of one event loop reads into:
 #: asyncio's own size, so bulk reads are as large as without us.
 _TLS_READ_BUFFER = 256 * 1024
-_shared_tls_buffers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, bytearray] = (
+#: A view of it per loop (views are shared too: a slice of one is a new view).
+_shared_tls_buffers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, memoryview] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -869,13 +870,13 @@ def _share_tls_read_buffer(
     ):
         return
     loop = asyncio.get_running_loop()
-    shared = _shared_tls_buffers.get(loop)
-    if shared is None:
-        shared = _shared_tls_buffers[loop] = bytearray(_TLS_READ_BUFFER)
+    view = _shared_tls_buffers.get(loop)
+    if view is None:
+        view = _shared_tls_buffers[loop] = memoryview(bytearray(_TLS_READ_BUFFER))
     # get_buffer() allocates only when its buffer is shorter than max_size.
-    protocol.max_size = len(shared)  # type: ignore[attr-defined]
-    protocol._ssl_buffer = shared  # type: ignore[attr-defined]
-    protocol._ssl_buffer_view = memoryview(shared)  # type: ignore[attr-defined]
+    protocol.max_size = len(view)  # type: ignore[attr-defined]
+    protocol._ssl_buffer = view.obj  # type: ignore[attr-defined]
+    protocol._ssl_buffer_view = view  # type: ignore[attr-defined]
 
 
 class _EventIterator:
