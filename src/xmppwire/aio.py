@@ -30,12 +30,15 @@ See docs/aio.md.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
 import ssl
 import sys
+import weakref
 import xml.etree.ElementTree as ET
+from asyncio import selector_events, sslproto
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -91,6 +94,8 @@ _T = TypeVar("_T")
 _CLOSING_BACKLOG_FACTOR = 16
 #: Deadlines about the peer's silence, put off while we hold its bytes unread.
 _SILENCE_DEADLINES = frozenset({"idle", "keepalive"})
+#: Shared by every stream that reads (each ``frozenset()`` is a new object).
+_NOT_PAUSED: frozenset[str] = frozenset()
 Handler = Callable[["XMPPStream"], Awaitable[None]]
 
 
@@ -153,6 +158,47 @@ class XMPPStream(asyncio.Protocol):
     belong to the transport; don't call them.
     """
 
+    # A server holds one per connection: no instance dict, and what an idle
+    # stream doesn't use (the event queue, drain waiters) only while in use.
+    __slots__ = (
+        "__weakref__",
+        "_abort_timer",
+        "_burst",
+        "_close_timeout",
+        "_closed",
+        "_drain_waiters",
+        "_ended",
+        "_event_waiters",
+        "_events",
+        "_extra",
+        "_handshake_timeout",
+        "_loop",
+        "_max_queued_bytes",
+        "_max_queued_events",
+        "_paused_for",
+        "_queued_bytes",
+        "_queued_events",
+        "_rate",
+        "_rate_held",
+        "_rate_timer",
+        "_ready",
+        "_refuse_with",
+        "_server_hostname",
+        "_session",
+        "_ssl_context",
+        "_timer",
+        "_timer_deadline",
+        "_tls_pending",
+        "_tls_task",
+        "_tokens",
+        "_tokens_at",
+        "_transport",
+        "_write_paused",
+        "close_reason",
+        "exception",
+        "stream_error",
+    )
+
     def __init__(
         self,
         session: StreamSession,
@@ -174,7 +220,10 @@ class XMPPStream(asyncio.Protocol):
         self._close_timeout = close_timeout
         self._handshake_timeout = handshake_timeout
         self._transport: asyncio.Transport | None = None
-        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        # Events not consumed yet (None: the connection is gone), and the
+        # consumers waiting for one; both None while empty.
+        self._events: collections.deque[Event | None] | None = None
+        self._event_waiters: list[asyncio.Future[None]] | None = None
         self._ended = False
         self._ready: asyncio.Future[None] = self._loop.create_future()
         self._ready.add_done_callback(_consume)
@@ -186,14 +235,14 @@ class XMPPStream(asyncio.Protocol):
         self._timer_deadline: Deadline | None = None
         self._abort_timer: asyncio.TimerHandle | None = None
         self._write_paused = False
-        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._drain_waiters: list[asyncio.Future[None]] | None = None
         # Read backpressure: what the application has not consumed yet.
         self._max_queued_events = max_queued_events
         self._max_queued_bytes = max_queued_bytes
         self._queued_events = 0
         self._queued_bytes = 0
         # Why reading is paused ("backlog", "rate"); reading resumes when none is left.
-        self._paused_for: set[str] = set()
+        self._paused_for = _NOT_PAUSED
         # Token bucket of the byte-rate limit.
         self._rate = max_bytes_per_second
         self._burst = float(burst_bytes if burst_bytes is not None else (max_bytes_per_second or 0))
@@ -486,7 +535,7 @@ class XMPPStream(asyncio.Protocol):
         elif kind is CloseTransport and self.close_reason is None:
             self.close_reason = event.reason  # type: ignore[attr-defined]
         self._queued_events += 1
-        self._queue.put_nowait(event)
+        self._put(event)
 
     def _over_backlog(self, share: float) -> bool:
         if self._session.state is SessionState.CLOSING:
@@ -510,13 +559,13 @@ class XMPPStream(asyncio.Protocol):
     def _pause(self, reason: str) -> None:
         if reason in self._paused_for:
             return
-        self._paused_for.add(reason)
+        self._paused_for |= {reason}
         transport = self._transport
         if transport is not None and self._tls_pending is None and not transport.is_closing():
             transport.pause_reading()
 
     def _resume(self, reason: str) -> None:
-        self._paused_for.discard(reason)
+        self._paused_for = (self._paused_for - {reason}) or _NOT_PAUSED
         if self._paused_for:
             return
         transport = self._transport
@@ -571,12 +620,14 @@ class XMPPStream(asyncio.Protocol):
         if not self._write_paused or self._closed.done():
             return
         waiter = self._loop.create_future()
+        if self._drain_waiters is None:
+            self._drain_waiters = []
         self._drain_waiters.append(waiter)
         await waiter
 
     def _wake_writers(self) -> None:
-        waiters, self._drain_waiters = self._drain_waiters, []
-        for waiter in waiters:
+        waiters, self._drain_waiters = self._drain_waiters, None
+        for waiter in waiters or ():
             if not waiter.done():
                 waiter.set_result(None)
 
@@ -639,11 +690,7 @@ class XMPPStream(asyncio.Protocol):
         options: dict[str, Any] = {"ssl_handshake_timeout": self._handshake_timeout}
         if sys.version_info >= (3, 11):
             options["ssl_shutdown_timeout"] = self._close_timeout
-        # start_tls() puts its protocol on the transport at once and reads
-        # from the next turn of the loop on; this runs first in that turn, so
-        # its receive buffer is shrunk before the handshake reads anything
-        # (concurrent handshakes don't each hold 256 KiB).
-        self._loop.call_soon(lambda: _shrink_tls_read_buffer(transport.get_protocol()))
+        restore = _tls_protocol_without_own_buffer(transport)
         try:
             tls_transport = await self._loop.start_tls(
                 transport,
@@ -660,6 +707,8 @@ class XMPPStream(asyncio.Protocol):
             failure.__cause__ = exc  # an untrusted certificate shows as SSLCertVerificationError
             self._fail(failure, transport)
             return
+        finally:
+            restore()
         if tls_transport is None or self._closed.done():
             self._fail(TLSError("the connection ended during the TLS handshake"), transport)
             return
@@ -667,6 +716,7 @@ class XMPPStream(asyncio.Protocol):
         if self._paused_for:
             tls_transport.pause_reading()
         early, self._tls_pending = self._tls_pending or [], None
+        self._tls_task = None  # done: nothing left to cancel or wait for
         self._write(self._session.tls_started())
         self._rearm()
         if early:
@@ -701,19 +751,38 @@ class XMPPStream(asyncio.Protocol):
                 f"the connection ended before the stream was ready{f': {reason}' if reason else ''}"
             )
         )
-        self._queue.put_nowait(None)
+        self._put(None)
         self._wake_writers()
         self._closed.set_result(None)
 
+    def _put(self, event: Event | None) -> None:
+        if self._events is None:
+            self._events = collections.deque()
+        self._events.append(event)
+        waiters, self._event_waiters = self._event_waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
     async def _next_event(self) -> Event | None:
-        if self._ended:
-            return None
-        event = await self._queue.get()
-        if event is None:
-            self._ended = True
-        else:
-            self._consumed(event)
-        return event
+        while not self._ended:
+            events = self._events
+            if events:
+                event = events.popleft()
+                if not events:
+                    # An idle stream keeps no deque (a block of 64 slots).
+                    self._events = None
+                if event is None:
+                    self._ended = True
+                    return None
+                self._consumed(event)
+                return event
+            waiter = self._loop.create_future()
+            if self._event_waiters is None:
+                self._event_waiters = []
+            self._event_waiters.append(waiter)
+            await waiter
+        return None
 
     async def _settle(self) -> None:
         """Wait for the transport's own callbacks after an abort, shielded from cancellation."""
@@ -725,32 +794,89 @@ class XMPPStream(asyncio.Protocol):
                 await asyncio.wait([tls_task], timeout=self._close_timeout)
 
 
-#: One TLS record as it travels: 16 KiB of plaintext plus header and overhead.
-_TLS_READ_BUFFER = 16_384 + 1_024
+#: The receive buffer every TLS connection of one event loop reads into:
+#: asyncio's own size, so bulk reads are as large as without us.
+_TLS_READ_BUFFER = 256 * 1024
+#: A view of it per loop (views are shared too: a slice of one is a new view).
+_shared_tls_buffers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, memoryview] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _shrink_tls_read_buffer(protocol: asyncio.BaseProtocol) -> None:
-    """Give asyncio's SSL protocol a one-record receive buffer instead of 256 KiB.
+def _tls_protocol_without_own_buffer(transport: asyncio.BaseTransport) -> Callable[[], None]:
+    """Have the ``SSLProtocol`` that ``loop.start_tls(transport, ...)`` is about
+    to make read into the loop's shared buffer, without allocating its own.
+
+    ``SSLProtocol.__init__`` allocates ``max_size`` (256 KiB) at once; freed
+    again a moment later, such buffers still left the heap fragmented: 35 KB
+    more RSS per connection when 50 clients logged in at a time. So the class
+    attribute is lowered for the synchronous step in which start_tls()
+    builds the protocol, and restored in the ``set_protocol()`` call that
+    follows it (3.11-3.13), where the protocol gets the shared buffer; the
+    returned function restores it in any case. A protocol another thread
+    would build in that window gets a one-byte buffer, which its first read
+    replaces with a full one. Nothing is changed where the attributes are not
+    where those versions keep them.
+    """
+    protocol_class = getattr(sslproto, "SSLProtocol", None)
+    original = getattr(protocol_class, "max_size", None)
+    if (
+        not isinstance(transport, selector_events._SelectorSocketTransport)
+        or not isinstance(original, int)
+        or "set_protocol" in vars(transport)
+    ):
+        return lambda: None
+    set_protocol = transport.set_protocol
+
+    def restore() -> None:
+        protocol_class.max_size = original  # type: ignore[union-attr]
+        vars(transport).pop("set_protocol", None)
+
+    def set_protocol_then_share(protocol: asyncio.BaseProtocol) -> None:
+        restore()
+        set_protocol(protocol)
+        _share_tls_read_buffer(transport, protocol)
+
+    protocol_class.max_size = 1  # type: ignore[union-attr]
+    transport.set_protocol = set_protocol_then_share  # type: ignore[method-assign]
+    # Should start_tls() change and not call set_protocol(): the next turn.
+    asyncio.get_running_loop().call_soon(restore)
+    return restore
+
+
+def _share_tls_read_buffer(
+    transport: asyncio.BaseTransport, protocol: asyncio.BaseProtocol
+) -> None:
+    """Make asyncio's SSL protocol read into its loop's shared buffer instead of its own.
 
     Since Python 3.11 ``asyncio.sslproto.SSLProtocol`` keeps a 256 KiB
-    ``bytearray`` per connection for the bytes read from the socket: most of
-    what an idle TLS connection costs (docs/aio.md). Reads smaller than that
-    are fine (TLS records are reassembled in its ``MemoryBIO``); only our own
-    connections are changed, and only when the attributes are where 3.11-3.13
-    keep them: otherwise asyncio is left as it is.
+    ``bytearray`` per connection for the bytes read from the socket (a
+    17 KiB one was still a quarter of an idle connection, docs/aio.md). On a
+    selector loop the buffer only lives from ``get_buffer()`` through
+    ``recv_into()`` to ``buffer_updated()``, one synchronous callback that
+    copies the bytes into the protocol's ``MemoryBIO`` before anything else
+    runs, so every connection of the loop can use the same one. Proactor
+    loops keep a buffer across an overlapped read, and other TLS
+    implementations (uvloop's) keep theirs elsewhere: those, and any
+    ``SSLProtocol`` whose attributes are not where 3.11-3.13 keep them, are
+    left as they are.
     """
     buffer = getattr(protocol, "_ssl_buffer", None)
     if (
-        not isinstance(buffer, bytearray)
-        or len(buffer) <= _TLS_READ_BUFFER
+        not isinstance(transport, selector_events._SelectorSocketTransport)
+        or not isinstance(buffer, bytearray)
         or not isinstance(getattr(protocol, "_ssl_buffer_view", None), memoryview)
         or not isinstance(getattr(protocol, "max_size", None), int)
     ):
         return
-    smaller = bytearray(_TLS_READ_BUFFER)
-    protocol.max_size = _TLS_READ_BUFFER  # type: ignore[attr-defined]
-    protocol._ssl_buffer = smaller  # type: ignore[attr-defined]
-    protocol._ssl_buffer_view = memoryview(smaller)  # type: ignore[attr-defined]
+    loop = asyncio.get_running_loop()
+    view = _shared_tls_buffers.get(loop)
+    if view is None:
+        view = _shared_tls_buffers[loop] = memoryview(bytearray(_TLS_READ_BUFFER))
+    # get_buffer() allocates only when its buffer is shorter than max_size.
+    protocol.max_size = len(view)  # type: ignore[attr-defined]
+    protocol._ssl_buffer = view.obj  # type: ignore[attr-defined]
+    protocol._ssl_buffer_view = view  # type: ignore[attr-defined]
 
 
 class _EventIterator:

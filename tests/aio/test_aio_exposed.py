@@ -363,3 +363,61 @@ async def test_connection_limits_refuse_the_next_connection() -> None:
                 reply = await asyncio.wait_for(anext(stream), TIMEOUT)
                 assert reply.element().findtext("{jabber:client}body") == "echo"
         assert srv.refused == 3
+
+
+@pytest.mark.asyncio
+async def test_tls_connections_share_one_receive_buffer_and_every_byte_arrives_in_order(
+    server_context: Any, client_context: Any
+) -> None:
+    """Three clients send 2 MB each over TLS at once: the server's TLS
+    connections read into one buffer per loop, and each stream still gets
+    every stanza, whole and in order."""
+    clients = 3
+    per_client = 2000
+    received: dict[str, list[str]] = {}
+
+    async def collect(stream: aio.XMPPStream) -> None:
+        bodies = received.setdefault(stream.peer or "", [])
+        async for stanza in stream:
+            bodies.append(stanza.element().findtext("{jabber:client}body") or "")
+
+    async with aio.serve(
+        collect,
+        "127.0.0.1",
+        0,
+        domains=[DOMAIN],
+        authenticator=PasswordTable(USERS),
+        ssl_context=server_context,
+        close_timeout=2,
+    ) as srv:
+        streams = [
+            await aio.connect(
+                f"{user}@{DOMAIN}/bulk",
+                USERS[user],
+                host="127.0.0.1",
+                port=srv.port,
+                ssl_context=client_context,
+                timeout=TIMEOUT,
+                close_timeout=2,
+            )
+            for user in list(USERS)[:clients]
+        ]
+        buffers = {
+            id(s.transport._ssl_protocol._ssl_buffer)  # type: ignore[union-attr]
+            for s in srv.streams
+        }
+        assert len(buffers) == 1
+        assert len(srv.streams) == clients
+
+        async def send(n: int, stream: aio.XMPPStream) -> None:
+            for i in range(per_client):
+                await stream.send_message(f"{DOMAIN}", f"{n}:{i}:" + chr(97 + n) * 1000)
+
+        await asyncio.wait_for(
+            asyncio.gather(*(send(n, s) for n, s in enumerate(streams))), TIMEOUT
+        )
+        await asyncio.wait_for(asyncio.gather(*(s.close() for s in streams)), TIMEOUT)
+    assert len(received) == clients
+    for n, stream in enumerate(streams):
+        bodies = received[stream.jid or ""]
+        assert bodies == [f"{n}:{i}:" + chr(97 + n) * 1000 for i in range(per_client)]

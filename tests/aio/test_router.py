@@ -218,9 +218,9 @@ async def test_memory_per_idle_authenticated_connection(
             f"per connection (set up in {time.monotonic() - started:.1f} s)"
         )
         assert all(s.ready for s in streams)
-        # Session, parser, queue, transport; with TLS also OpenSSL's state and
+        # Session, parser, stream, transport; with TLS also OpenSSL's state and
         # asyncio's SSL protocol, whose 256 KiB receive buffer the adapter
-        # shrinks to one record (319 KB per connection without that).
+        # replaces with one shared by the loop (319 KB per connection without).
         assert per_connection < (150_000 if tls else 64_000)
     finally:
         for stream in streams:

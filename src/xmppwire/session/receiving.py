@@ -8,6 +8,7 @@ then answers ``<starttls/>``, the SASL exchange (through the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from ..errors import InvalidJID, LocalProtocolError, RemoteProtocolError
@@ -48,7 +49,7 @@ class ReceiverNegotiation:
         self._binder = binder
         self._max_auth_failures = max_auth_failures
         served = list(domains)
-        self._domains = {_domain_key(d) for d in served}
+        self._domains = _domain_keys(tuple(served))
         kind = session._kind
         if kind is StreamKind.C2S and authenticator is None:
             raise ValueError("a c2s receiving side needs an authenticator")
@@ -57,7 +58,7 @@ class ReceiverNegotiation:
                 raise ValueError("a link-local recipient needs jid")
             session._local = str(JID(jid))
             if not self._domains:
-                self._domains = {_domain_key(session._local)}
+                self._domains = _domain_keys((session._local,))
         else:
             if not self._domains:
                 raise ValueError("the receiving side needs the domains it serves")
@@ -305,6 +306,12 @@ class ReceiverNegotiation:
 def _build_failure(condition: str, text: str | None) -> bytes:
     text_el = f"<text xml:lang='en'>{escape_text(text)}</text>" if text else ""
     return f"<failure xmlns='{SASL_NS}'><{condition}/>{text_el}</failure>".encode()
+
+
+@functools.lru_cache(maxsize=64)
+def _domain_keys(domains: tuple[str, ...]) -> frozenset[str]:
+    # One set for all the streams of a server (it is made per connection).
+    return frozenset(_domain_key(d) for d in domains)
 
 
 def _domain_key(domain: str) -> str:
