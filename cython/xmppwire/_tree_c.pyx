@@ -19,13 +19,14 @@ from libc.string cimport memchr, memcmp, memcpy
 
 from xml.etree.ElementTree import TreeBuilder
 
-from xmppwire.events import ElementReceived
+from xmppwire.events import ElementReceived, StreamHeader
 
 __all__ = ["attributes", "build", "element", "read_attributes"]
 
 cdef Py_ssize_t RAW_SLOT = xw_slot_offset(ElementReceived.__dict__["raw"])
 cdef Py_ssize_t HEADER_SLOT = xw_slot_offset(ElementReceived.__dict__["header"])
 cdef Py_ssize_t ATTRS_SLOT = xw_slot_offset(ElementReceived.__dict__["_attrs"])
+cdef Py_ssize_t NAMESPACES_SLOT = xw_slot_offset(StreamHeader.__dict__["namespaces"])
 
 cdef str XML_NS = "http://www.w3.org/XML/1998/namespace"
 
@@ -69,11 +70,20 @@ cdef extern from *:
     typedef struct { PyObject *text; PyObject *scope; Py_ssize_t n; char key[48]; } xw_slot;
     static xw_slot xw_strings[XW_SLOTS];
 
+    /* The length and the first and last eight bytes: constant time, where a
+       byte-at-a-time hash is a chain of dependent multiplies as long as the
+       string (namespaces run to 40 bytes). A collision costs only a miss. */
     static CYTHON_INLINE size_t xw_hash(const char *p, Py_ssize_t n, size_t seed) {
-        size_t h = 2166136261u ^ seed;
-        Py_ssize_t i;
-        for (i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 16777619u;
-        return h;
+        unsigned long long head = 0, tail = 0, h;
+        if (n >= 8) {
+            memcpy(&head, p, 8);
+            memcpy(&tail, p + n - 8, 8);
+        } else {
+            memcpy(&head, p, (size_t)n);
+        }
+        h = (head * 0x9E3779B97F4A7C15ULL) ^ (tail * 0xC2B2AE3D27D4EB4FULL)
+            ^ ((unsigned long long)n << 56) ^ (unsigned long long)seed;
+        return (size_t)(h ^ (h >> 29));
     }
 
     /* A borrowed reference to the cached string for (scope, bytes), or NULL. */
@@ -642,9 +652,8 @@ def read_attributes(event):
     """The attributes of an ``ElementReceived``, decoded and kept in the event."""
     if type(event) is not ElementReceived:
         raise TypeError(f"an ElementReceived, not {type(event).__name__}")
-    raw = <object>xw_slot_get(event, RAW_SLOT)
-    header = <object>xw_slot_get(event, HEADER_SLOT)
-    attrs = _attributes(raw, header.namespaces)
+    namespaces = _namespaces_of(event)
+    attrs = _attributes(<object>xw_slot_get(event, RAW_SLOT), namespaces)
     xw_slot_set(event, ATTRS_SLOT, attrs)
     return attrs
 
@@ -683,6 +692,10 @@ cdef extern from *:
 
 def element(bytes raw not None, tuple namespaces not None):
     """The element as an ``xml.etree.ElementTree.Element``."""
+    return _element(raw, namespaces)
+
+
+cdef object _element(bytes raw, tuple namespaces):
     global _builder, _holder, _builder_start, _builder_data, _builder_end
     cdef _Walk walk = _walker(raw)
     walk.fresh = False
@@ -767,22 +780,26 @@ def _get_method(event, name, default=None):
     return _attrs_of(event).get(name, default)
 
 
-cdef tuple _stanza_of(object event):
-    """The event's raw bytes and its header's declarations."""
+cdef inline object _namespaces_of(object event):
+    """The declarations of the event's stream header."""
     if type(event) is not ElementReceived:
         raise TypeError(f"an ElementReceived, not {type(event).__name__}")
     header = <object>xw_slot_get(event, HEADER_SLOT)
-    return <object>xw_slot_get(event, RAW_SLOT), header.namespaces
+    if type(header) is StreamHeader:
+        return <object>xw_slot_get(header, NAMESPACES_SLOT)
+    return header.namespaces
 
 
 def _element_method(event):
-    raw, namespaces = _stanza_of(event)
+    namespaces = _namespaces_of(event)
+    raw = <object>xw_slot_get(event, RAW_SLOT)
     reader = _reader_of(event)
-    return element(raw, namespaces) if reader is None else reader.element(raw, namespaces)
+    return _element(raw, namespaces) if reader is None else reader.element(raw, namespaces)
 
 
 def _build_method(event, target):
-    raw, namespaces = _stanza_of(event)
+    namespaces = _namespaces_of(event)
+    raw = <object>xw_slot_get(event, RAW_SLOT)
     reader = _reader_of(event)
     if reader is None:
         build(raw, namespaces, target)
