@@ -256,16 +256,6 @@ cdef Py_ssize_t _decode_into(const unsigned char* p, Py_ssize_t n, unsigned char
     return o
 
 
-cdef inline bint _plain(const unsigned char* p, Py_ssize_t n, bint attribute) noexcept:
-    cdef Py_ssize_t i
-    cdef unsigned char c
-    for i in range(n):
-        c = p[i]
-        if c == 38 or c == 13 or (attribute and (c == 10 or c == 9)):
-            return False
-    return True
-
-
 cdef str _decode(const unsigned char* p, Py_ssize_t n, bint attribute):
     cdef unsigned char* out
     cdef Py_ssize_t o, i
@@ -493,7 +483,7 @@ cdef class _Walk:
                     own.prefixes = scope.prefixes
                     own.owned = False
                 # The same few namespaces in every stanza: one string each.
-                if _plain(p + vs, ve - vs, True):
+                if xw_plain_ascii(p + vs, ve - vs):
                     value = _name(p + vs, ve - vs)
                 else:
                     value = _decode(p + vs, ve - vs, True)
