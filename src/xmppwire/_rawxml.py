@@ -1,7 +1,8 @@
-"""Readers over bytes the tokenizer has already validated.
+"""Decoding over bytes the tokenizer has already validated, and the tree target protocol.
 
-They run lazily, when an event's attributes, text or tree are asked for, so
-they can trust their input to be well-formed restricted XML and stay simple.
+References, attribute values and character data as XML delivers them; both
+twins' tokenizers and stanza readers use them. They trust their input to be
+well-formed restricted XML and stay simple.
 """
 
 from __future__ import annotations

@@ -134,38 +134,23 @@ class ElementReceived(ParserEvent):
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """One attribute of the element, as in ``ElementTree.Element.get``."""
-        attrs = self._attrs
-        if type(attrs) is not dict:
-            attrs = (self._reader or _active_reader()).read_attributes(self)
-        return attrs.get(name, default)  # type: ignore[union-attr]
+        return self.attrs.get(name, default)
 
     @property
     def to(self) -> str | None:
-        attrs = self._attrs
-        if type(attrs) is not dict:
-            attrs = (self._reader or _active_reader()).read_attributes(self)
-        return attrs.get("to")  # type: ignore[union-attr]
+        return self.attrs.get("to")
 
     @property
     def from_(self) -> str | None:
-        attrs = self._attrs
-        if type(attrs) is not dict:
-            attrs = (self._reader or _active_reader()).read_attributes(self)
-        return attrs.get("from")  # type: ignore[union-attr]
+        return self.attrs.get("from")
 
     @property
     def id(self) -> str | None:
-        attrs = self._attrs
-        if type(attrs) is not dict:
-            attrs = (self._reader or _active_reader()).read_attributes(self)
-        return attrs.get("id")  # type: ignore[union-attr]
+        return self.attrs.get("id")
 
     @property
     def type(self) -> str | None:
-        attrs = self._attrs
-        if type(attrs) is not dict:
-            attrs = (self._reader or _active_reader()).read_attributes(self)
-        return attrs.get("type")  # type: ignore[union-attr]
+        return self.attrs.get("type")
 
     @property
     def lang(self) -> str | None:
