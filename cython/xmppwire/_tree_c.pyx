@@ -406,6 +406,7 @@ cdef class _Walk:
     cdef bint start_ns
     cdef bint end_ns
     cdef _Scope inner           # the scope inside the start tag just read
+    cdef list stack             # see run()
     # The shared TreeBuilder's bound methods, made once; None: call by name.
     cdef object bound_start
     cdef object bound_data
@@ -568,7 +569,10 @@ cdef class _Walk:
         cdef Py_ssize_t i = 0, n = self.n
         cdef Tag tag
         cdef _Scope scope, inner
-        cdef list stack = []        # per open element: the scope outside it, its tag
+        # Per open element: the scope outside it and its tag, at 2*depth and
+        # 2*depth + 1. Slots are overwritten, never removed: no resizing.
+        cdef list stack = self.stack
+        cdef Py_ssize_t depth = 0
         cdef list declared = None
         cdef list counts = None
         cdef bint report_ns = self.start_ns or self.end_ns
@@ -580,8 +584,9 @@ cdef class _Walk:
                 i = self._text(i, n)
                 continue
             if p[i + 1] == 47:              # an end tag
-                tag_name = stack.pop()
-                scope = stack.pop()
+                depth -= 1
+                tag_name = stack[2 * depth + 1]
+                scope = stack[2 * depth]
                 self._end(tag_name)
                 if counts is not None:
                     self._end_ns(counts.pop())
@@ -603,9 +608,12 @@ cdef class _Walk:
                 if counts is not None:
                     self._end_ns(declared)
             else:
-                stack.append(scope)
+                if 2 * depth + 2 > len(stack):
+                    stack.extend([None] * 16)
+                stack[2 * depth] = scope
+                stack[2 * depth + 1] = tag_name
+                depth += 1
                 scope = inner
-                stack.append(tag_name)
                 if counts is not None:
                     counts.append(declared)
 
@@ -652,18 +660,24 @@ def build(bytes raw not None, tuple namespaces not None, target):
     """Drive a TreeBuilder-protocol target through the element (see ElementReceived.build)."""
     cdef _Walk walk = _walker(raw)
     walk.target = target
+    walk.stack = [None] * 16
     walk.start_ns = hasattr(target, "start_ns")
     walk.end_ns = hasattr(target, "end_ns")
     walk.run(namespaces)
 
 
 # One TreeBuilder for every tree, inside an element of its own that each new
-# tree goes into and is taken out of at once: making and closing a TreeBuilder
-# per stanza costs as much as a third of building the stanza. The walk runs
-# with the GIL held and calls only the C TreeBuilder, so no other thread can
-# come in between; without a GIL each tree gets a builder of its own.
+# tree goes into and is taken out of at once, and one walk stack: making and
+# closing a TreeBuilder and a list per stanza costs as much as a third of
+# building the stanza. The walk runs with the GIL held and calls only the C
+# TreeBuilder, so no other thread can come in between; a tree asked for while
+# one is being built (a finalizer run by the garbage collector, say) and every
+# tree without a GIL get a builder and a stack of their own. The stack keeps
+# the names of the deepest tree seen until they are overwritten.
 cdef object _builder = None
 cdef object _holder = None
+cdef list _shared_stack = [None] * 16
+cdef bint _building = False
 cdef object _builder_start = None
 cdef object _builder_data = None
 cdef object _builder_end = None
@@ -686,10 +700,11 @@ def element(bytes raw not None, tuple namespaces not None):
 
 
 cdef object _element(bytes raw, tuple namespaces):
-    global _builder, _holder, _builder_start, _builder_data, _builder_end
+    global _builder, _holder, _builder_start, _builder_data, _builder_end, _building
     cdef _Walk walk = _walker(raw)
     walk.fresh = False
-    if not XW_SHARED_BUILDER:
+    if not XW_SHARED_BUILDER or _building:
+        walk.stack = [None] * 16
         walk.target = TreeBuilder()
         walk.run(namespaces)
         return walk.target.close()
@@ -700,16 +715,20 @@ cdef object _element(bytes raw, tuple namespaces):
         _builder_data = _builder.data
         _builder_end = _builder.end
     holder = _holder
+    walk.stack = _shared_stack
     walk.target = _builder
     walk.bound_start = _builder_start
     walk.bound_data = _builder_data
     walk.bound_end = _builder_end
+    _building = True
     try:
         walk.run(namespaces)
     except BaseException:
         # Whatever state the builder was left in, the next tree starts afresh.
         _builder = _holder = None
         raise
+    finally:
+        _building = False
     tree = holder[0]
     del holder[0]
     return tree
