@@ -19,10 +19,12 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
-import xml.etree.ElementTree as ET
 from pathlib import Path
+
+# Run as a script (or loaded by path in the tests): its folder holds host_suite.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from host_suite import outcomes, summary, unpack_sdist
 
 PLUGIN = '''\
 """Loaded into nbxmpp's test run by scripts/nbxmpp-suite.py."""
@@ -60,54 +62,12 @@ if os.environ.get("XMPPWIRE_SUITE_ACCELERATE") == "1":
 '''
 
 
-def run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    print("+", " ".join(argv), flush=True)
-    return subprocess.run(argv, check=True, text=True, **kwargs)  # type: ignore[call-overload]
-
-
 def fetch_sdist(version: str, scratch: Path) -> Path:
     """Download and unpack nbxmpp's sdist; return its root, without its own package."""
-    downloads = scratch / "download"
-    run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            f"nbxmpp=={version}",
-            "-d",
-            str(downloads),
-        ]
-    )
-    (archive,) = downloads.glob("nbxmpp-*.tar.gz")
-    with tarfile.open(archive) as tar:
-        tar.extractall(scratch, filter="data")
-    root = scratch / f"nbxmpp-{version}"
+    root = unpack_sdist("nbxmpp", version, scratch)
     # The tests must import the installed nbxmpp, not the sources beside them.
     shutil.rmtree(root / "nbxmpp")
     return root
-
-
-def outcomes(junit: Path) -> dict[str, str]:
-    """Test id -> passed/failed/error/skipped, from pytest's JUnit XML."""
-    result = {}
-    for case in ET.parse(junit).iter("testcase"):
-        test = f"{case.get('classname')}::{case.get('name')}"
-        kinds = {child.tag for child in case}
-        if "error" in kinds:
-            result[test] = "error"
-        elif "failure" in kinds:
-            result[test] = "failed"
-        elif "skipped" in kinds:
-            result[test] = "skipped"
-        else:
-            result[test] = "passed"
-    return result
 
 
 def run_suite(
@@ -160,15 +120,6 @@ def run_suite(
         print(log.read_text(errors="replace")[-3000:])
         raise SystemExit(f"pytest wrote no results ({label}); see {log}")
     return outcomes(junit)
-
-
-def summary(name: str, result: dict[str, str]) -> str:
-    counts = {
-        kind: sum(1 for o in result.values() if o == kind)
-        for kind in ("passed", "failed", "error", "skipped")
-    }
-    listed = ", ".join(f"{counts[k]} {k}" for k in counts)
-    return f"{name:<22} {listed} ({len(result)} tests)"
 
 
 def main() -> int:

@@ -28,11 +28,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+
+# Run as a script (or loaded by path in the tests): its folder holds host_suite.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from host_suite import outcomes, run, summary, unpack_sdist
 
 # Optional dependencies of slixmpp plugins its tests load (its pyproject's extras).
 OPTIONAL_MODULES = {"aiohttp": "aiohttp", "emoji": "emoji"}
@@ -75,34 +77,9 @@ if os.environ.get("XMPPWIRE_SUITE_ACCELERATE") == "1":
 '''
 
 
-def run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    print("+", " ".join(argv), flush=True)
-    return subprocess.run(argv, check=True, text=True, **kwargs)  # type: ignore[call-overload]
-
-
 def fetch_sdist(version: str, scratch: Path) -> Path:
     """Download and unpack slixmpp's sdist; return its root, without its own package."""
-    downloads = scratch / "download"
-    run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            f"slixmpp=={version}",
-            "-d",
-            str(downloads),
-        ]
-    )
-    (archive,) = downloads.glob("slixmpp-*.tar.gz")
-    with tarfile.open(archive) as tar:
-        tar.extractall(scratch, filter="data")
-    root = scratch / f"slixmpp-{version}"
+    root = unpack_sdist("slixmpp", version, scratch)
     # The tests must import the installed slixmpp, not the sources beside them,
     # yet one of them lists the source tree's plugin directories. Without its
     # __init__.py the source directory can't shadow the installed package.
@@ -134,23 +111,6 @@ def install_extras(scratch: Path) -> Path:
             ]
         )
     return extras
-
-
-def outcomes(junit: Path) -> dict[str, str]:
-    """Test id -> passed/failed/error/skipped, from pytest's JUnit XML."""
-    result = {}
-    for case in ET.parse(junit).iter("testcase"):
-        test = f"{case.get('classname')}::{case.get('name')}"
-        kinds = {child.tag for child in case}
-        if "error" in kinds:
-            result[test] = "error"
-        elif "failure" in kinds:
-            result[test] = "failed"
-        elif "skipped" in kinds:
-            result[test] = "skipped"
-        else:
-            result[test] = "passed"
-    return result
 
 
 def run_suite(
@@ -224,15 +184,6 @@ def scratch_directory(keep: Path | None) -> Iterator[Path]:
         print(f"\nlogs kept in {scratch}", file=sys.stderr, flush=True)
         raise
     shutil.rmtree(scratch, ignore_errors=True)
-
-
-def summary(name: str, result: dict[str, str]) -> str:
-    counts = {
-        kind: sum(1 for o in result.values() if o == kind)
-        for kind in ("passed", "failed", "error", "skipped")
-    }
-    listed = ", ".join(f"{counts[k]} {k}" for k in counts)
-    return f"{name:<22} {listed} ({len(result)} tests)"
 
 
 def main() -> int:

@@ -574,11 +574,11 @@ cdef class _Walk:
         cdef list stack = self.stack
         cdef Py_ssize_t depth = 0
         cdef list declared = None
-        cdef list counts = None
+        cdef list open_declared = None    # per open element: what it declared
         cdef bint report_ns = self.start_ns or self.end_ns
         scope = _header_scope(namespaces)
         if report_ns:
-            counts = []
+            open_declared = []
         while i < n:
             if p[i] != 60 or p[i + 1] == 33:
                 i = self._text(i, n)
@@ -588,8 +588,8 @@ cdef class _Walk:
                 tag_name = stack[2 * depth + 1]
                 scope = stack[2 * depth]
                 self._end(tag_name)
-                if counts is not None:
-                    self._end_ns(counts.pop())
+                if open_declared is not None:
+                    self._end_ns(open_declared.pop())
                 i = <Py_ssize_t>(<const unsigned char*>memchr(p + i, 62, n - i) - p) + 1
                 continue
             if report_ns:
@@ -605,7 +605,7 @@ cdef class _Walk:
             i = tag.end
             if tag.empty:
                 self._end(tag_name)
-                if counts is not None:
+                if open_declared is not None:
                     self._end_ns(declared)
             else:
                 if 2 * depth + 2 > len(stack):
@@ -614,8 +614,8 @@ cdef class _Walk:
                 stack[2 * depth + 1] = tag_name
                 depth += 1
                 scope = inner
-                if counts is not None:
-                    counts.append(declared)
+                if open_declared is not None:
+                    open_declared.append(declared)
 
     cdef void _end_ns(self, list declared) except *:
         if not self.end_ns or not declared:
