@@ -22,6 +22,7 @@ from ._rawxml import attribute_value
 from .errors import LocalProtocolError, RemoteProtocolError
 from .events import (
     _ER_SET,
+    _SHELLS,
     STREAMS_NS,
     ElementReceived,
     ParserEvent,
@@ -30,6 +31,8 @@ from .events import (
     StreamOpened,
     TextReceived,
     WhitespaceReceived,
+    _ElementShell,
+    _WhitespaceShell,
 )
 from .limits import DEFAULT_LIMITS, Limits
 
@@ -249,7 +252,12 @@ class _FastGrammar:
         max_value = self.max_value
         # Namespace declarations are values like any other here: _fast_span_ok refuses a
         # run in which one could bind a reserved namespace.
-        value = f"(?:'[^'{extra}]{{0,{max_value}}}'|\"[^\"{extra}]{{0,{max_value}}}\")"
+        # A class of two bytes or more is matched several times slower than "all but
+        # one byte": a value is matched as the latter, each byte it may not hold
+        # looked for by a lookahead (a search for one byte, backwards from the quote).
+        single = "".join(f"(?![^']{{0,{max_value}}}{c})" for c in extra)
+        double = "".join(f'(?![^"]{{0,{max_value}}}{c})' for c in extra)
+        value = f"(?:'{single}[^']{{0,{max_value}}}'|\"{double}[^\"]{{0,{max_value}}}\")"
         # Unrolled so that each name can be told apart from the ones before it in the tag.
         # Whitespace as people write it: runs of spaces, tabs and newlines between
         # attributes and around '='.
@@ -260,7 +268,7 @@ class _FastGrammar:
             unique = "".join(f"(?!(?P={group}_{j})[= \\t\\r\\n])" for j in range(1, slot))
             tail = (
                 f"(?:{ws}+{_PLUS}{unique}(?P<{group}_{slot}>{self.attr_name})"
-                f"{ws}*{_PLUS}={ws}*{_PLUS}{value}{tail})?"
+                f"{ws}*{_PLUS}={ws}*{_PLUS}{value}{tail})?{_PLUS}"
             )
         return tail
 
@@ -284,10 +292,10 @@ class _FastGrammar:
         else:
             head = f"<(?P<{group}n{level}>{self.name}){self.inner_attributes(f'{group}a{level}')}"
         inner = self.element(level - 1, group, cut)
-        end = f"</(?P={group}n{level}){ws}*>"
+        end = f"</(?P={group}n{level}){ws}*{_PLUS}>"
         if cut:
             end = f"(?:{end}|{'(?P<cut>)' if outermost else ''}\\Z)"
-        return f"{head}{ws}*(?:/>|>{self.text}(?:{inner}{self.text})*{_PLUS}{end})"
+        return f"{head}{ws}*{_PLUS}(?:/>|>{self.text}(?:{inner}{self.text})*{_PLUS}{end})"
 
 
 def _fast_key(limits: Limits) -> tuple[int, int, int, int]:
@@ -1179,15 +1187,23 @@ class StreamParser:
         default_ns = self._header_scope.get(None, "")
         pause_after = self._pause_after
         names = _NAMES
-        names_get = names.get
         found: list[ParserEvent] = []
         append = found.append
+        shells = _SHELLS
+        element_shell, whitespace_shell = _ElementShell, _WhitespaceShell
+        element_received, whitespace_received = ElementReceived, WhitespaceReceived
         new = object.__new__
         set_ns, set_name, set_raw, set_header, set_attrs, set_reader = _ER_SET
+        reader = _tree_py
         paused = False
+        # Where the run stands is read from the last element taken, once, at the end.
+        last = None
         while True:
             match = element_at()
             if match is None:
+                if last is not None:
+                    i = last.end()
+                    last = None
                 if i < n and buf[i] in _WS:
                     end = _WS_RUN.match(buf, i).end()
                     append(WhitespaceReceived(raw=bytes(buf[i:end])))
@@ -1198,15 +1214,21 @@ class StreamParser:
                 break
             space, raw, name_bytes, attrs, cut_mark = match.group(1, 2, 3, 4, cut_group)
             if space:
-                append(WhitespaceReceived(raw=space))
-                i += len(space)
-            if cut_mark is not None:
-                cut = True
+                if shells:
+                    event = whitespace_shell()
+                    event.raw = space
+                    event.__class__ = whitespace_received
+                    append(event)
+                else:
+                    append(WhitespaceReceived(raw=space))
+            if cut_mark is not None or (sized and len(raw) > max_stanza) or 0x3C in attrs:
+                cut = cut_mark is not None
+                i = match.start(2)
+                last = None
                 break
-            if (sized and len(raw) > max_stanza) or 0x3C in attrs:
-                break
-            name = names_get(name_bytes)
-            if name is None:
+            try:
+                name = names[name_bytes]
+            except KeyError:
                 name = name_bytes.decode("ascii")
                 # A peer chooses the names: keep the cache bounded.
                 if len(names) < 1024:
@@ -1217,20 +1239,33 @@ class StreamParser:
                     if attr == b"xmlns":
                         # findall gives b"" for the quote style not used.
                         ns = attribute_value((single + double).decode("utf-8", "replace"))
-            # Built straight into its slots: the generated __init__ costs as much again.
-            event = new(ElementReceived)
-            set_ns(event, ns)
-            set_name(event, name)
-            set_raw(event, raw)
-            set_header(event, header)
-            # The attributes are read from this match when first asked for.
-            set_attrs(event, attrs)
-            set_reader(event, _tree_py)
+            # Built without the generated __init__, which costs as much again. The
+            # attributes are read from this match's bytes when first asked for.
+            if shells:
+                event = element_shell()
+                event.namespace = ns
+                event.name = name
+                event.raw = raw
+                event.header = header
+                event._attrs = attrs
+                event._reader = reader
+                event.__class__ = element_received
+            else:
+                event = new(element_received)
+                set_ns(event, ns)
+                set_name(event, name)
+                set_raw(event, raw)
+                set_header(event, header)
+                set_attrs(event, attrs)
+                set_reader(event, reader)
             append(event)
-            i += len(raw)
+            last = match
             if pause_after and (ns, name) in pause_after:
                 paused = True
                 break
+        if last is not None:
+            i = last.end()
+        del last, match
         # The scanner holds the buffer: let go of it before anything may resize it.
         del scanner, element_at
         scan, quote = self._scan, self._quote

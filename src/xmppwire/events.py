@@ -5,6 +5,7 @@ Don't subclass these; match on the exact type.
 
 from __future__ import annotations
 
+import sysconfig
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -269,3 +270,35 @@ _element_received_init.__qualname__ = "ElementReceived.__init__"
 _whitespace_received_init.__qualname__ = "WhitespaceReceived.__init__"
 ElementReceived.__init__ = _element_received_init  # type: ignore[method-assign]
 WhitespaceReceived.__init__ = _whitespace_received_init  # type: ignore[method-assign]
+
+
+# Cheaper still, for the pure-Python tokenizer's loop: an object of a plain class with
+# the same slots, filled in by ordinary attribute stores, then given the event's class.
+# CPython allows that between classes whose instances are laid out alike, and checks
+# it. Free-threaded builds stop every thread to change an object's class, so there,
+# and wherever the check refuses, the tokenizer sets the slots one by one instead.
+class _ElementShell(ParserEvent):
+    __slots__ = ElementReceived.__slots__
+
+
+class _WhitespaceShell(ParserEvent):
+    __slots__ = WhitespaceReceived.__slots__
+
+
+def _shells_work() -> bool:
+    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+        return False
+    try:
+        for shell, cls in (
+            (_ElementShell, ElementReceived),
+            (_WhitespaceShell, WhitespaceReceived),
+        ):
+            probe = shell()
+            probe.raw = b""  # type: ignore[attr-defined]
+            probe.__class__ = cls
+    except TypeError:
+        return False
+    return True
+
+
+_SHELLS = _shells_work()
