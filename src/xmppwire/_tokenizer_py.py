@@ -15,6 +15,7 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from . import _tree_py
 from . import _xmlchars as xc
@@ -218,6 +219,14 @@ _FAST_END_TAG = re.compile(
 _FAST_ATTRIBUTE = re.compile(
     rb"[ \t\r\n]+([^= \t\r\n]+)[ \t\r\n]*=[ \t\r\n]*(?:'([^']*)'|\"([^\"]*)\")"
 )
+# The default namespace declaration among attributes the fast pattern has matched: they
+# are walked from the first, so that nothing inside a value is taken for one.
+_FAST_XMLNS = re.compile(
+    rb"(?:[ \t\r\n]+[^= \t\r\n]+[ \t\r\n]*=[ \t\r\n]*(?:'[^']*'|\"[^\"]*\"))*?"
+    rb"[ \t\r\n]+xmlns[ \t\r\n]*=[ \t\r\n]*(?:'([^']*)'|\"([^\"]*)\")"
+)
+#: Namespace names as declared (raw value bytes) and decoded, bounded.
+_NAMESPACES: dict[bytes, str] = {}
 # Every byte but the C0 controls XML forbids: what translate() deletes to find those.
 _FAST_LEGAL_BYTES = bytes(b for b in range(256) if b >= 0x20 or b in (9, 10, 13))
 # The same but for ']', '&' and '#' too, which begin what the run checks look at.
@@ -228,11 +237,159 @@ _FAST_DECLARATION_REFERENCE = re.compile(rb"xmlns[ \t\r\n]*=[ \t\r\n]*(?:'[^']*&
 #: Character references already found legal (``"9731"``, ``"x2600"``), bounded.
 _FAST_LEGAL_CHARREFS: set[bytes] = set()
 
+# -- the walk: one element token by token, for what the fast pattern leaves out -------------
+
+# Names as the walk cuts them: anything up to a byte no name can hold; each is then
+# judged a QName (and cached). ASCII names are judged by a bytes pattern.
+_WALK_NAME = rb"[^\x00-\x20/>'\"=<&!?]+"
+_WALK_TOKEN = re.compile(
+    (
+        # 1: text
+        f"([^<]+{_PLUS})"
+        # 2, 3, 4: a start tag's name, its attributes, the '/' of an empty one
+        f"|<({_WALK_NAME.decode()})"
+        f"((?:[ \t\r\n]+{_PLUS}{_WALK_NAME.decode()}[ \t\r\n]*{_PLUS}="
+        f"[ \t\r\n]*{_PLUS}(?:'[^']*{_PLUS}'|\"[^\"]*{_PLUS}\"))*{_PLUS})"
+        f"[ \t\r\n]*{_PLUS}(/?)>"
+        # 5: an end tag's name
+        f"|</({_WALK_NAME.decode()})[ \t\r\n]*{_PLUS}>"
+        # a CDATA section (no group: lastindex is None)
+        f"|<!\\[CDATA\\[(?:[^\\]]+{_PLUS}|\\](?!\\]>))*{_PLUS}\\]\\]>"
+    ).encode()
+)
+_ASCII_QNAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_.\-]*(?::[A-Za-z_][A-Za-z0-9_.\-]*)?")
+#: Names the walk has judged: raw bytes to (prefix or None, local name), bounded.
+_WALK_QNAMES: dict[bytes, tuple[str | None, str]] = {}
+# A CDATA section in a run the patterns have matched: only where one begins is there '<!['.
+_FAST_CDATA = re.compile(rb"<!\[CDATA\[.*?\]\]>", re.DOTALL)
+
+
+def _walk_qname(raw: bytes) -> tuple[str | None, str] | None:
+    """A name's prefix and local part if it is a QName, else None."""
+    parts = _WALK_QNAMES.get(raw)
+    if parts is None:
+        if raw.isascii():
+            if _ASCII_QNAME.fullmatch(raw) is None:
+                return None
+            text = raw.decode("ascii")
+        else:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+            if xc.QNAME.fullmatch(text) is None:
+                return None
+        prefix, colon, local = text.rpartition(":")
+        parts = (prefix if colon else None, local)
+        # A peer chooses the names: keep the cache bounded.
+        if len(_WALK_QNAMES) < 4096:
+            _WALK_QNAMES[raw] = parts
+    return parts
+
+
+def _walk_resolve(
+    prefix: str | None,
+    own: dict[str | None, str] | None,
+    scopes: list[dict[str | None, str] | None],
+    header_scope: dict[str | None, str],
+) -> str | None:
+    """The namespace of ``prefix`` (None: the default) where the walk stands, or None."""
+    if prefix == "xml":
+        return xc.XML_NS
+    if prefix == "xmlns":
+        return None
+    if own is not None and prefix in own:
+        return own[prefix]
+    for scope in reversed(scopes):
+        if scope is not None and prefix in scope:
+            return scope[prefix]
+    if prefix is None:
+        return header_scope.get(None, "")
+    return header_scope.get(prefix)
+
+
+_UNKNOWN = object()
+#: Attribute lists the walk has found fine, and their declarations (None: none), for
+#: each set of limits: bounded, emptied when full.
+_WALK_KNOWN: dict[Limits, dict[bytes, dict[str | None, str] | None]] = {}
+
+
+def _walk_known(limits: Limits) -> dict[bytes, dict[str | None, str] | None]:
+    known = _WALK_KNOWN.get(limits)
+    if known is None:
+        if len(_WALK_KNOWN) >= 16:
+            _WALK_KNOWN.clear()
+        known = _WALK_KNOWN[limits] = {}
+    return known
+
+
+def _walk_attributes(
+    attrs: bytes,
+    scopes: list[dict[str | None, str] | None],
+    header_scope: dict[str | None, str],
+    known: dict[bytes, dict[str | None, str] | None],
+    max_name: int,
+    max_value: int,
+    max_attributes: int,
+) -> Any:
+    """A start tag's declarations (None: none) if its attributes are fine, else _UNKNOWN."""
+    if 0x3C in attrs:
+        return _UNKNOWN
+    pairs = _FAST_ATTRIBUTE.findall(attrs)
+    if len(pairs) > max_attributes:
+        return _UNKNOWN
+    own: dict[str | None, str] = {}
+    seen: set[bytes] = set()
+    prefixed: list[tuple[str, str]] = []
+    for attr, single, double in pairs:
+        if attr in seen or len(attr) > max_name or len(single) + len(double) > max_value:
+            return _UNKNOWN
+        seen.add(attr)
+        parts = _walk_qname(attr)
+        if parts is None:
+            return _UNKNOWN
+        prefix, local = parts
+        if prefix is None:
+            if local == "xmlns":
+                uri = attribute_value((single + double).decode("utf-8"))
+                if uri == xc.XML_NS or uri == xc.XMLNS_NS:
+                    return _UNKNOWN
+                own[None] = uri
+        elif prefix == "xmlns":
+            uri = attribute_value((single + double).decode("utf-8"))
+            # Empty, reserved or bound to a reserved namespace: the exact path says why.
+            if not uri or local == "xml" or local == "xmlns":
+                return _UNKNOWN
+            if uri == xc.XML_NS or uri == xc.XMLNS_NS:
+                return _UNKNOWN
+            own[local] = uri
+        else:
+            prefixed.append((prefix, local))
+    if prefixed:
+        # Two prefixed attributes may still name the same attribute once resolved.
+        expanded: set[tuple[str | None, str]] = set()
+        for attr in seen:
+            if b":" not in attr and attr != b"xmlns":
+                expanded.add((None, attr.decode("utf-8")))
+        for prefix, local in prefixed:
+            uri = _walk_resolve(prefix, own, scopes, header_scope)
+            if uri is None or (uri, local) in expanded:
+                return _UNKNOWN
+            expanded.add((uri, local))
+        return own or None
+    # Without a prefixed attribute, nothing here depends on where the tag stands.
+    if len(known) >= 1024:
+        known.clear()
+    result = known[attrs] = own or None
+    return result
+
 
 class _FastGrammar:
     """The pieces of the fast patterns for one set of limits, as regular expression text."""
 
-    def __init__(self, depth: int, max_attrs: int, max_name: int, max_value: int) -> None:
+    def __init__(
+        self, depth: int, max_attrs: int, max_name: int, max_value: int, wide: bool = False
+    ) -> None:
         # A regular expression counts to 2**32 - 2 at most; past a count it can take,
         # a longer name or value simply goes the exact way, which checks the real limit.
         max_name = min(max_name, _FAST_MAX_COUNT)
@@ -243,9 +400,21 @@ class _FastGrammar:
         self.attr_name = self.name
         if max_name > 4:
             self.attr_name = rf"(?:xml:[A-Za-z_][A-Za-z0-9_.\-]{{0,{max_name - 5}}}|{self.name})"
+        if max_name > 6 and wide:
+            self.attr_name = (
+                rf"(?:xmlns:[A-Za-z_][A-Za-z0-9_.\-]{{0,{max_name - 7}}}|{self.attr_name})"
+            )
+        self.text = f"[^<]*{_PLUS}"
+        if wide:
+            # Element names with a prefix or other than ASCII bytes, which the caller
+            # judges (the pattern only cuts them), and CDATA sections in text.
+            self.name = rf"[A-Za-z_\x80-\xff][A-Za-z0-9_.\-:\x80-\xff]{{0,{max_name - 1}}}"
+            cdata_byte = rf"(?:[^\]]+{_PLUS}|\](?!\]>))" if _PLUS else r"(?:[^\]]|\](?!\]>))"
+            self.text = (
+                f"[^<]*{_PLUS}(?:<!\\[CDATA\\[{cdata_byte}*{_PLUS}\\]\\]>[^<]*{_PLUS})*{_PLUS}"
+            )
         self.slots = min(_FAST_ATTRIBUTES, max_attrs)
         self.max_value = max_value
-        self.text = f"[^<]*{_PLUS}"
 
     def attributes(self, group: str, slots: int, extra: str) -> str:
         """Up to ``slots`` attributes, none twice; ``extra`` are bytes values may not hold."""
@@ -335,6 +504,54 @@ def _fast_pattern(limits: Limits) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]
     return patterns
 
 
+#: Nesting the wide pattern covers.
+_WIDE_DEPTH = 16
+
+
+def _no_match() -> None:
+    """Stands for a scanner that has found nothing."""
+
+
+#: An ASCII start tag with a prefix.
+_PREFIXED_START_TAG = re.compile(rb"<[A-Za-z_][A-Za-z0-9_.\-]*:")
+#: The start tags in an element the wide pattern has matched, by their names.
+_WIDE_START_TAG = re.compile(rb"<([A-Za-z_\x80-\xff][A-Za-z0-9_.\-:\x80-\xff]*)")
+_WIDE_CACHE: dict[tuple[int, int, int, int], re.Pattern[bytes]] = {}
+
+
+#: Elements the fast pattern has left to the walk, in this process, before the wide
+#: pattern is compiled: a stream's features (``<stream:features>``) should not cost
+#: every process the ~25 ms it takes.
+_WIDE_AFTER = 64
+_wide_misses = 0
+
+
+def _wide_pattern(limits: Limits) -> re.Pattern[bytes] | None:
+    """The element pattern tried where the fast one fails, compiled when first needed.
+
+    None until the fast pattern has missed ``_WIDE_AFTER`` elements in the process:
+    the walk takes them meanwhile.
+
+    Deeper (``_WIDE_DEPTH``), with prefixed and non-ASCII element names, ``xmlns:``
+    declarations and CDATA sections; groups as in the fast element pattern. What it
+    lets through unjudged (names, prefixes) :meth:`StreamParser._wide_names` judges.
+    """
+    global _wide_misses
+    key = (min(_WIDE_DEPTH, limits.max_depth), *_fast_key(limits)[1:])
+    pattern = _WIDE_CACHE.get(key)
+    if pattern is None:
+        if _wide_misses < _WIDE_AFTER:
+            _wide_misses += 1
+            return None
+        grammar = _FastGrammar(*key, wide=True)
+        element = f"({grammar.ws}*{_PLUS})({grammar.element(grammar.depth, '', cut=True)})"
+        pattern = re.compile(element.encode())
+        if len(_WIDE_CACHE) >= 16:
+            _WIDE_CACHE.clear()
+        _WIDE_CACHE[key] = pattern
+    return pattern
+
+
 def _tag_end(buf: bytearray, start: int, n: int) -> int:
     """The end of the tag at ``buf[start] == b"<"``: past its first ``>`` outside quotes, or -1."""
     pos = start + 1
@@ -365,7 +582,13 @@ def _fast_span_ok(span: bytes | bytearray) -> bool:
             return False
     # One pass keeps the few bytes that matter: C0 controls, ']', '&' and '#'.
     rare = span.translate(None, _FAST_COMMON_BYTES)
-    if rare and (rare.translate(None, b"]&#") or (0x5D in rare and span.find(b"]]>") >= 0)):
+    if rare and rare.translate(None, b"]&#"):
+        return False
+    if 0x5D in rare and span.find(b"<![CDATA[") >= 0:
+        # What a CDATA section holds is not markup: '&' and ']]>' are looked for outside.
+        span = _FAST_CDATA.sub(b"", span)
+        rare = span.translate(None, _FAST_COMMON_BYTES)
+    if 0x5D in rare and span.find(b"]]>") >= 0:
         return False
     # The patterns take a namespace declaration as any attribute: no run may bind the
     # reserved namespaces.
@@ -410,6 +633,7 @@ class StreamParser:
         self._fast = True
         self._element_pattern, self._tag_pattern = _fast_pattern(limits)
         self._cut_group = self._element_pattern.groupindex["cut"]
+        self._wide_pattern: re.Pattern[bytes] | None = None
         self._clear()
 
     # -- public API -------------------------------------------------------------------------
@@ -1157,13 +1381,15 @@ class StreamParser:
         incomplete and small, and the fast pattern will try it again whole.
         """
         start = i = self._pos
-        if self._wait == 1:
+        if self._wait == 1 and self._chunk < _FAST_OPENED_CHUNK:
             # The start tag was cut: while it still is, there is nothing to match (its
             # scan resumes where it stopped). Once complete, the element is matched whole.
+            # (After a sizeable chunk it most likely is: the pattern is tried at once.)
             self._wait = 0
             if n - i <= self._limits.max_stanza_bytes and self._extent(buf, i, n)[1] < 0:
                 self._wait = 1
                 return False
+        self._wait = 0
         # Complete elements end by the end of the last complete token: searching no
         # further, the pattern matches an element cut there in the same pass as it
         # finds that it is cut.
@@ -1176,9 +1402,16 @@ class StreamParser:
                 done = last
         # A scanner matches each element where the previous one ended, without the
         # argument handling of a match() call per element.
-        scanner = self._element_pattern.scanner(buf, i, done)
+        fast = self._element_pattern
+        scanner = fast.scanner(buf, i, done)
         element_at = scanner.match
-        cut_group = self._cut_group
+        fast_cut = cut_group = self._cut_group
+        # Where the fast pattern fails the wide one is tried, and kept for what follows
+        # (a stream that uses CDATA or prefixes once mostly does again) until a few
+        # elements in a row have needed nothing it adds.
+        wide = self._wide_pattern
+        in_wide = False
+        plain_run = 0
         cut = False
         max_stanza = self._limits.max_stanza_bytes
         # Only a buffer longer than the limit can hold an element longer than it.
@@ -1195,6 +1428,8 @@ class StreamParser:
         new = object.__new__
         set_ns, set_name, set_raw, set_header, set_attrs, set_reader = _ER_SET
         reader = _tree_py
+        xmlns_at = _FAST_XMLNS.match
+        namespaces = _NAMESPACES
         paused = False
         # Where the run stands is read from the last element taken, once, at the end.
         last = None
@@ -1211,7 +1446,43 @@ class StreamParser:
                     scanner = scanner.pattern.scanner(buf, i, done)
                     element_at = scanner.match
                     continue
-                break
+                if i >= done or buf[i] != 0x3C:
+                    break
+                if not in_wide:
+                    if wide is None:
+                        wide = _wide_pattern(self._limits)
+                        if wide is not None:
+                            self._wide_pattern = wide
+                    if wide is not None:
+                        scanner = wide.scanner(buf, i, done)
+                        element_at = scanner.match
+                        cut_group = wide.groupindex["cut"]
+                        in_wide = True
+                        plain_run = 0
+                        continue
+                end, ns, name = self._walk(buf, i, done)
+                if end < 0:
+                    cut = True
+                if end <= 0 or (sized and end - i > max_stanza):
+                    break
+                append(
+                    ElementReceived(
+                        namespace=ns,
+                        name=name,
+                        raw=bytes(buf[i:end]),
+                        header=header,
+                        _reader=reader,
+                    )
+                )
+                i = end
+                if pause_after and (ns, name) in pause_after:
+                    paused = True
+                    break
+                scanner = fast.scanner(buf, i, done)
+                element_at = scanner.match
+                cut_group = fast_cut
+                in_wide = False
+                continue
             space, raw, name_bytes, attrs, cut_mark = match.group(1, 2, 3, 4, cut_group)
             if space:
                 if shells:
@@ -1226,19 +1497,40 @@ class StreamParser:
                 i = match.start(2)
                 last = None
                 break
-            try:
-                name = names[name_bytes]
-            except KeyError:
-                name = name_bytes.decode("ascii")
-                # A peer chooses the names: keep the cache bounded.
-                if len(names) < 1024:
-                    names[name_bytes] = name
-            ns = default_ns
-            if b"xmlns" in attrs:
-                for attr, single, double in _FAST_ATTRIBUTE.findall(attrs):
-                    if attr == b"xmlns":
-                        # findall gives b"" for the quote style not used.
-                        ns = attribute_value((single + double).decode("utf-8", "replace"))
+            if in_wide:
+                named = self._wide_names(raw, name_bytes, attrs)
+                if named is None:
+                    # Something the walk must judge: it begins where this element does.
+                    i = match.start(2)
+                    last = None
+                    element_at = _no_match
+                    continue
+                ns, name, plain = named
+                plain_run = plain_run + 1 if plain else 0
+                if plain_run == 4:
+                    scanner = fast.scanner(buf, match.end(), done)
+                    element_at = scanner.match
+                    cut_group = fast_cut
+                    in_wide = False
+            else:
+                try:
+                    name = names[name_bytes]
+                except KeyError:
+                    name = name_bytes.decode("ascii")
+                    # A peer chooses the names: keep the cache bounded.
+                    if len(names) < 1024:
+                        names[name_bytes] = name
+                ns = default_ns
+                if b"xmlns" in attrs:
+                    declared = xmlns_at(attrs)
+                    if declared is not None:
+                        single, double = declared.group(1, 2)
+                        uri = single if double is None else double
+                        ns = namespaces.get(uri)
+                        if ns is None:
+                            ns = attribute_value(uri.decode("utf-8", "replace"))
+                            if len(namespaces) < 256:
+                                namespaces[uri] = ns
             # Built without the generated __init__, which costs as much again. The
             # attributes are read from this match's bytes when first asked for.
             if shells:
@@ -1288,6 +1580,141 @@ class StreamParser:
                 self._pause(buf, i)
                 return False
         return checked < 0
+
+    def _wide_names(
+        self, raw: bytes, name_bytes: bytes, attrs: bytes
+    ) -> tuple[str, str, bool] | None:
+        """The namespace and name of an element the wide pattern matched, or None;
+        and whether it is plain: no prefix, name other than ASCII or CDATA section.
+
+        None when its names are not all fine QNames, or its prefixes not all bound by
+        the header or its outermost tag, or anything below that tag declares a prefix
+        (whose scope is a subtree): the walk then takes it.
+        """
+        plain = True
+        own: dict[str | None, str] | None = None
+        if b"xmlns" in attrs:
+            for attr, single, double in _FAST_ATTRIBUTE.findall(attrs):
+                if attr == b"xmlns":
+                    prefix = None
+                elif attr[:6] == b"xmlns:":
+                    plain = False
+                    prefix = attr[6:].decode("ascii")
+                    if prefix == "xml" or prefix == "xmlns":
+                        return None
+                else:
+                    continue
+                try:
+                    uri = attribute_value((single + double).decode("utf-8"))
+                except UnicodeDecodeError:
+                    return None
+                if (prefix is not None and not uri) or uri == xc.XML_NS or uri == xc.XMLNS_NS:
+                    return None
+                if own is None:
+                    own = {}
+                own[prefix] = uri
+        if raw.find(b"xmlns:", 1 + len(name_bytes) + len(attrs)) >= 0:
+            return None
+        header_scope = self._header_scope
+        # Only a name with a prefix or with bytes other than ASCII is left to judge.
+        ascii_raw = raw.isascii()
+        tags = (
+            _WIDE_START_TAG.findall(raw) if not ascii_raw or _PREFIXED_START_TAG.search(raw) else ()
+        )
+        for name in tags:
+            if b":" not in name and (ascii_raw or name.isascii()):
+                continue
+            plain = False
+            parts = _walk_qname(name)
+            if parts is None:
+                return None
+            prefix = parts[0]
+            if (
+                prefix is not None
+                and (own is None or prefix not in own)
+                and (prefix == "xml" or prefix == "xmlns" or prefix not in header_scope)
+            ):
+                return None
+        parts = _walk_qname(name_bytes)
+        if parts is None:
+            return None
+        prefix, local = parts
+        if plain and raw.find(b"<![CDATA[") >= 0:
+            plain = False
+        if own is not None and prefix in own:
+            return own[prefix], local, plain
+        if prefix is None:
+            return header_scope.get(None, ""), local, plain
+        return header_scope[prefix], local, plain
+
+    def _walk(self, buf: bytearray, i: int, done: int) -> tuple[int, str, str]:
+        """The top-level element at ``buf[i]``, token by token: ``(end, namespace, name)``.
+
+        For what the fast pattern leaves out (prefixes, CDATA sections, other names,
+        deeper nesting, more attributes), at a few times its cost rather than the
+        exact path's tens. It judges what a token pattern cannot: names, nesting,
+        duplicates, limits and namespaces; the caller's run checks do the rest. End 0:
+        something it does not take, which the exact path then judges; -1: the
+        element is cut at ``done``, all of it so far fine.
+        """
+        limits = self._limits
+        max_depth = limits.max_depth
+        max_name = limits.max_name_bytes
+        max_value = limits.max_attribute_value_bytes
+        max_attributes = limits.max_attributes
+        header_scope = self._header_scope
+        known = _walk_known(limits)
+        token_at = _WALK_TOKEN.scanner(buf, i, done).match
+        qname = _walk_qname
+        names: list[bytes] = []
+        scopes: list[dict[str | None, str] | None] = []
+        top_ns = top_name = ""
+        pos = i
+        while True:
+            token = token_at()
+            if token is None:
+                return (-1 if pos == done and names else 0), "", ""
+            pos = token.end()
+            kind = token.lastindex
+            if kind == 4:
+                raw_name, attrs, slash = token.group(2, 3, 4)
+                parts = qname(raw_name)
+                if parts is None or len(raw_name) > max_name or len(names) >= max_depth:
+                    return 0, "", ""
+                own: dict[str | None, str] | None = None
+                if attrs:
+                    # Most tags repeat from stanza to stanza; those whose attributes have no
+                    # prefix are judged alike wherever they stand.
+                    own = known.get(attrs, _UNKNOWN)
+                    if own is _UNKNOWN:
+                        own = _walk_attributes(
+                            attrs, scopes, header_scope, known, max_name, max_value, max_attributes
+                        )
+                        if own is _UNKNOWN:
+                            return 0, "", ""
+                prefix, local = parts
+                if prefix is not None or not names:
+                    ns = _walk_resolve(prefix, own, scopes, header_scope)
+                    if ns is None:
+                        return 0, "", ""
+                    if not names:
+                        top_ns, top_name = ns, local
+                if slash:
+                    if not names:
+                        return pos, top_ns, top_name
+                else:
+                    names.append(raw_name)
+                    scopes.append(own)
+            elif kind == 5:
+                if not names or token.group(5) != names[-1]:
+                    return 0, "", ""
+                names.pop()
+                scopes.pop()
+                if not names:
+                    return pos, top_ns, top_name
+            elif not names:
+                # Text or CDATA at the top level: not the walk's to take.
+                return 0, "", ""
 
     def _settle(self, buf: bytearray, start: int, i: int, checked: int) -> bool:
         """Whether ``buf[start:i]``, the run matched, passes the checks the patterns leave out.
