@@ -206,6 +206,9 @@ _FAST_OPENED_CHUNK = 512
 #: Attributes per start tag the fast pattern covers: on the outermost tag, and deeper.
 _FAST_ATTRIBUTES = 8
 _FAST_INNER_ATTRIBUTES = 6
+#: Attributes per start tag the wide pattern covers: on the outermost tag, and deeper.
+_WIDE_ATTRIBUTES = 12
+_WIDE_INNER_ATTRIBUTES = 12
 #: The largest name or value length the fast patterns count to.
 _FAST_MAX_COUNT = 1 << 20
 # A possessive quantifier spares backtracking where the next byte decides anyway.
@@ -413,7 +416,10 @@ class _FastGrammar:
             self.text = (
                 f"[^<]*{_PLUS}(?:<!\\[CDATA\\[{cdata_byte}*{_PLUS}\\]\\]>[^<]*{_PLUS})*{_PLUS}"
             )
-        self.slots = min(_FAST_ATTRIBUTES, max_attrs)
+        self.slots = min(_WIDE_ATTRIBUTES if wide else _FAST_ATTRIBUTES, max_attrs)
+        self.inner_slots = min(
+            self.slots, _WIDE_INNER_ATTRIBUTES if wide else _FAST_INNER_ATTRIBUTES
+        )
         self.max_value = max_value
 
     def attributes(self, group: str, slots: int, extra: str) -> str:
@@ -442,7 +448,7 @@ class _FastGrammar:
         return tail
 
     def inner_attributes(self, group: str) -> str:
-        return self.attributes(group, min(self.slots, _FAST_INNER_ATTRIBUTES), "<")
+        return self.attributes(group, self.inner_slots, "<")
 
     def element(self, level: int, group: str, cut: bool = False) -> str:
         """A complete element nesting at most ``level`` deep; group names begin with ``group``.
@@ -505,7 +511,7 @@ def _fast_pattern(limits: Limits) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]
 
 
 #: Nesting the wide pattern covers.
-_WIDE_DEPTH = 16
+_WIDE_DEPTH = 12
 
 
 def _no_match() -> None:
@@ -1412,6 +1418,11 @@ class StreamParser:
         wide = self._wide_pattern
         in_wide = False
         plain_run = 0
+        # Elements in a row that need nothing the wide pattern adds, before the fast one is
+        # tried again; doubled each time it fails at once (as it does for deep elements,
+        # which look plain).
+        plain_needed = 4
+        back = False
         cut = False
         max_stanza = self._limits.max_stanza_bytes
         # Only a buffer longer than the limit can hold an element longer than it.
@@ -1449,6 +1460,8 @@ class StreamParser:
                 if i >= done or buf[i] != 0x3C:
                     break
                 if not in_wide:
+                    if back:
+                        plain_needed = min(plain_needed * 2, 64)
                     if wide is None:
                         wide = _wide_pattern(self._limits)
                         if wide is not None:
@@ -1507,12 +1520,14 @@ class StreamParser:
                     continue
                 ns, name, plain = named
                 plain_run = plain_run + 1 if plain else 0
-                if plain_run == 4:
+                if plain_run >= plain_needed:
                     scanner = fast.scanner(buf, match.end(), done)
                     element_at = scanner.match
                     cut_group = fast_cut
                     in_wide = False
+                    back = True
             else:
+                back = False
                 try:
                     name = names[name_bytes]
                 except KeyError:
