@@ -264,7 +264,9 @@ _ASCII_QNAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_.\-]*(?::[A-Za-z_][A-Za-z0-9_.\
 #: Names the walk has judged: raw bytes to (prefix or None, local name), bounded.
 _WALK_QNAMES: dict[bytes, tuple[str | None, str]] = {}
 # A CDATA section in a run the patterns have matched: only where one begins is there '<!['.
-_FAST_CDATA = re.compile(rb"<!\[CDATA\[.*?\]\]>", re.DOTALL)
+_FAST_CDATA = re.compile(
+    f"<!\\[CDATA\\[[^\\]]*{_PLUS}(?:\\](?!\\]>)[^\\]]*{_PLUS})*{_PLUS}\\]\\]>".encode()
+)
 
 
 def _walk_qname(raw: bytes) -> tuple[str | None, str] | None:
@@ -408,6 +410,8 @@ class _FastGrammar:
                 rf"(?:xmlns:[A-Za-z_][A-Za-z0-9_.\-]{{0,{max_name - 7}}}|{self.attr_name})"
             )
         self.text = f"[^<]*{_PLUS}"
+        self.wide = wide
+        self.ascii_name = self.name
         if wide:
             # Element names with a prefix or other than ASCII bytes, which the caller
             # judges (the pattern only cuts them), and CDATA sections in text.
@@ -465,12 +469,23 @@ class _FastGrammar:
             # may hold '<' (the caller looks: a byte search is cheaper than a class).
             head = f"<(?P<n{level}>{self.name})({self.attributes(f'a{level}', self.slots, '')})"
         else:
-            head = f"<(?P<{group}n{level}>{self.name}){self.inner_attributes(f'{group}a{level}')}"
+            name = self.name
+            if self.wide:
+                # A name with a prefix or other than ASCII sets the group odd<level>.
+                name = f"{self.ascii_name}(?![:\\x80-\\xff])|{self.name}(?P<{group}odd{level}>)"
+            head = f"<(?P<{group}n{level}>{name}){self.inner_attributes(f'{group}a{level}')}"
         inner = self.element(level - 1, group, cut)
         end = f"</(?P={group}n{level}){ws}*{_PLUS}>"
         if cut:
             end = f"(?:{end}|{'(?P<cut>)' if outermost else ''}\\Z)"
-        return f"{head}{ws}*{_PLUS}(?:/>|>{self.text}(?:{inner}{self.text})*{_PLUS}{end})"
+        element = f"{head}{ws}*{_PLUS}(?:/>|>{self.text}(?:{inner}{self.text})*{_PLUS}{end})"
+        if outermost and self.wide:
+            # The group plain is set when no name below the outermost tag was odd.
+            chain = ""
+            for below in range(1, level):
+                chain = f"(?(odd{below})(?!)|{chain})"
+            element += f"(?P<plain>{chain})?"
+        return element
 
 
 def _fast_key(limits: Limits) -> tuple[int, int, int, int]:
@@ -518,8 +533,34 @@ def _no_match() -> None:
     """Stands for a scanner that has found nothing."""
 
 
-#: An ASCII start tag with a prefix.
-_PREFIXED_START_TAG = re.compile(rb"<[A-Za-z_][A-Za-z0-9_.\-]*:")
+_REFUSED: Any = object()
+
+
+def _wide_declarations(attrs: bytes) -> dict[str | None, str] | None:
+    """The namespace declarations of a tag's attributes, None if none, _REFUSED if
+    one of them is refused (the exact path says why)."""
+    own: dict[str | None, str] | None = None
+    for attr, single, double in _FAST_ATTRIBUTE.findall(attrs):
+        if attr == b"xmlns":
+            prefix = None
+        elif attr[:6] == b"xmlns:":
+            prefix = attr[6:].decode("ascii")
+            if prefix == "xml" or prefix == "xmlns":
+                return _REFUSED
+        else:
+            continue
+        try:
+            uri = attribute_value((single + double).decode("utf-8"))
+        except UnicodeDecodeError:
+            return _REFUSED
+        if (prefix is not None and not uri) or uri == xc.XML_NS or uri == xc.XMLNS_NS:
+            return _REFUSED
+        if own is None:
+            own = {}
+        own[prefix] = uri
+    return own
+
+
 #: The start tags in an element the wide pattern has matched, by their names.
 _WIDE_START_TAG = re.compile(rb"<([A-Za-z_\x80-\xff][A-Za-z0-9_.\-:\x80-\xff]*)")
 _WIDE_CACHE: dict[tuple[int, int, int, int], re.Pattern[bytes]] = {}
@@ -1406,6 +1447,12 @@ class StreamParser:
             done = _tag_end(buf, last, n) if buf.find(b">", last, n) >= 0 else -1
             if done < 0:
                 done = last
+            if self._wide_pattern is not None:
+                # A parser that has met CDATA may be cut inside a section, where '<' and
+                # '>' are text: complete tokens end before the section.
+                section = buf.rfind(b"<![CDATA[", i, n)
+                if section >= 0 and section < done and buf.find(b"]]>", section, n) < 0:
+                    done = section
         # A scanner matches each element where the previous one ended, without the
         # argument handling of a match() call per element.
         fast = self._element_pattern
@@ -1418,6 +1465,7 @@ class StreamParser:
         wide = self._wide_pattern
         in_wide = False
         plain_run = 0
+        plain_group = 0
         # Elements in a row that need nothing the wide pattern adds, before the fast one is
         # tried again; doubled each time it fails at once (as it does for deep elements,
         # which look plain).
@@ -1470,6 +1518,7 @@ class StreamParser:
                         scanner = wide.scanner(buf, i, done)
                         element_at = scanner.match
                         cut_group = wide.groupindex["cut"]
+                        plain_group = wide.groupindex["plain"]
                         in_wide = True
                         plain_run = 0
                         continue
@@ -1511,16 +1560,24 @@ class StreamParser:
                 last = None
                 break
             if in_wide:
-                named = self._wide_names(raw, name_bytes, attrs)
-                if named is None:
-                    # Something the walk must judge: it begins where this element does.
-                    i = match.start(2)
-                    last = None
-                    element_at = _no_match
-                    continue
-                ns, name, plain = named
+                # Plain: no name but ASCII ones without a prefix, nor any declared.
+                plain = (
+                    match.group(plain_group) is not None
+                    and b"xmlns:" not in raw
+                    and b":" not in name_bytes
+                    and name_bytes.isascii()
+                )
                 plain_run = plain_run + 1 if plain else 0
-                if plain_run >= plain_needed:
+                if not plain:
+                    named = self._wide_names(raw, name_bytes, attrs)
+                    if named is None:
+                        # Something the walk must judge: it begins where this element does.
+                        i = match.start(2)
+                        last = None
+                        element_at = _no_match
+                        continue
+                    ns, name = named
+                elif plain_run >= plain_needed:
                     scanner = fast.scanner(buf, match.end(), done)
                     element_at = scanner.match
                     cut_group = fast_cut
@@ -1528,6 +1585,8 @@ class StreamParser:
                     back = True
             else:
                 back = False
+                plain = True
+            if plain:
                 try:
                     name = names[name_bytes]
                 except KeyError:
@@ -1596,71 +1655,54 @@ class StreamParser:
                 return False
         return checked < 0
 
-    def _wide_names(
-        self, raw: bytes, name_bytes: bytes, attrs: bytes
-    ) -> tuple[str, str, bool] | None:
-        """The namespace and name of an element the wide pattern matched, or None;
-        and whether it is plain: no prefix, name other than ASCII or CDATA section.
+    def _wide_names(self, raw: bytes, name_bytes: bytes, attrs: bytes) -> tuple[str, str] | None:
+        """The namespace and name of an element the wide pattern matched, or None.
 
         None when its names are not all fine QNames, or its prefixes not all bound by
         the header or its outermost tag, or anything below that tag declares a prefix
         (whose scope is a subtree): the walk then takes it.
         """
-        plain = True
         own: dict[str | None, str] | None = None
         if b"xmlns" in attrs:
-            for attr, single, double in _FAST_ATTRIBUTE.findall(attrs):
-                if attr == b"xmlns":
-                    prefix = None
-                elif attr[:6] == b"xmlns:":
-                    plain = False
-                    prefix = attr[6:].decode("ascii")
-                    if prefix == "xml" or prefix == "xmlns":
-                        return None
-                else:
-                    continue
-                try:
-                    uri = attribute_value((single + double).decode("utf-8"))
-                except UnicodeDecodeError:
-                    return None
-                if (prefix is not None and not uri) or uri == xc.XML_NS or uri == xc.XMLNS_NS:
-                    return None
-                if own is None:
-                    own = {}
-                own[prefix] = uri
-        if raw.find(b"xmlns:", 1 + len(name_bytes) + len(attrs)) >= 0:
-            return None
-        header_scope = self._header_scope
-        # Only a name with a prefix or with bytes other than ASCII is left to judge.
-        ascii_raw = raw.isascii()
-        tags = (
-            _WIDE_START_TAG.findall(raw) if not ascii_raw or _PREFIXED_START_TAG.search(raw) else ()
-        )
-        for name in tags:
-            if b":" not in name and (ascii_raw or name.isascii()):
-                continue
-            plain = False
-            parts = _walk_qname(name)
-            if parts is None:
-                return None
-            prefix = parts[0]
-            if (
-                prefix is not None
-                and (own is None or prefix not in own)
-                and (prefix == "xml" or prefix == "xmlns" or prefix not in header_scope)
-            ):
+            own = _wide_declarations(attrs)
+            if own is _REFUSED:
                 return None
         parts = _walk_qname(name_bytes)
         if parts is None:
             return None
         prefix, local = parts
-        if plain and raw.find(b"<![CDATA[") >= 0:
-            plain = False
+        header_scope = self._header_scope
+        below = 1 + len(name_bytes) + len(attrs)
+        if raw.find(b"xmlns:", below) >= 0:
+            return None
+        # Each name with a prefix or other than ASCII is judged, and each prefix must be
+        # bound where the whole element is.
+        ascii_raw = raw.isascii()
+        for name in _WIDE_START_TAG.findall(raw, below):
+            if b":" not in name and (ascii_raw or name.isascii()):
+                continue
+            name_parts = _walk_qname(name)
+            if name_parts is None:
+                return None
+            name_prefix = name_parts[0]
+            if (
+                name_prefix is not None
+                and (own is None or name_prefix not in own)
+                and (
+                    name_prefix == "xml"
+                    or name_prefix == "xmlns"
+                    or name_prefix not in header_scope
+                )
+            ):
+                return None
         if own is not None and prefix in own:
-            return own[prefix], local, plain
+            return own[prefix], local
         if prefix is None:
-            return header_scope.get(None, ""), local, plain
-        return header_scope[prefix], local, plain
+            return header_scope.get(None, ""), local
+        uri = header_scope.get(prefix)
+        if uri is None or prefix == "xml" or prefix == "xmlns":
+            return None
+        return uri, local
 
     def _walk(self, buf: bytearray, i: int, done: int) -> tuple[int, str, str]:
         """The top-level element at ``buf[i]``, token by token: ``(end, namespace, name)``.
@@ -1762,7 +1804,14 @@ class StreamParser:
             n - i > self._limits.max_stanza_bytes
             or n - i > _FAST_OPENED_BYTES
             or self._chunk < _FAST_OPENED_CHUNK
-            or (done < n and buf[done] == 0x3C and done + 1 < n and buf[done + 1] in b"!?")
+            or (
+                done < n
+                and buf[done] == 0x3C
+                and done + 1 < n
+                and buf[done + 1] in b"!?"
+                # A CDATA section is judged once complete, by the exact path too.
+                and buf[done : done + 9] != b"<![CDATA["
+            )
         ):
             return -1
         self._wait = 2
