@@ -1470,7 +1470,7 @@ class StreamParser:
         # tried again; doubled each time it fails at once (as it does for deep elements,
         # which look plain).
         plain_needed = 4
-        back = False
+        back_at = -1
         cut = False
         max_stanza = self._limits.max_stanza_bytes
         # Only a buffer longer than the limit can hold an element longer than it.
@@ -1508,7 +1508,7 @@ class StreamParser:
                 if i >= done or buf[i] != 0x3C:
                     break
                 if not in_wide:
-                    if back:
+                    if i == back_at:
                         plain_needed = min(plain_needed * 2, 64)
                     if wide is None:
                         wide = _wide_pattern(self._limits)
@@ -1561,14 +1561,22 @@ class StreamParser:
                 break
             if in_wide:
                 # Plain: no name but ASCII ones without a prefix, nor any declared.
-                plain = (
+                if (
                     match.group(plain_group) is not None
                     and b"xmlns:" not in raw
                     and b":" not in name_bytes
                     and name_bytes.isascii()
-                )
-                plain_run = plain_run + 1 if plain else 0
-                if not plain:
+                ):
+                    ns, name = self._plain_names(name_bytes, attrs)
+                    plain_run += 1
+                    if plain_run >= plain_needed:
+                        back_at = match.end()
+                        scanner = fast.scanner(buf, back_at, done)
+                        element_at = scanner.match
+                        cut_group = fast_cut
+                        in_wide = False
+                else:
+                    plain_run = 0
                     named = self._wide_names(raw, name_bytes, attrs)
                     if named is None:
                         # Something the walk must judge: it begins where this element does.
@@ -1577,16 +1585,7 @@ class StreamParser:
                         element_at = _no_match
                         continue
                     ns, name = named
-                elif plain_run >= plain_needed:
-                    scanner = fast.scanner(buf, match.end(), done)
-                    element_at = scanner.match
-                    cut_group = fast_cut
-                    in_wide = False
-                    back = True
             else:
-                back = False
-                plain = True
-            if plain:
                 try:
                     name = names[name_bytes]
                 except KeyError:
@@ -1654,6 +1653,19 @@ class StreamParser:
                 self._pause(buf, i)
                 return False
         return checked < 0
+
+    def _plain_names(self, name_bytes: bytes, attrs: bytes) -> tuple[str, str]:
+        """The namespace and name of an element whose names are plain, as the fast path has them."""
+        name = _NAMES.get(name_bytes) or name_bytes.decode("ascii")
+        ns = self._header_scope.get(None, "")
+        if b"xmlns" in attrs:
+            declared = _FAST_XMLNS.match(attrs)
+            if declared is not None:
+                single, double = declared.group(1, 2)
+                ns = attribute_value(
+                    (single if double is None else double).decode("utf-8", "replace")
+                )
+        return ns, name
 
     def _wide_names(self, raw: bytes, name_bytes: bytes, attrs: bytes) -> tuple[str, str] | None:
         """The namespace and name of an element the wide pattern matched, or None.
