@@ -101,6 +101,23 @@ def _bench(args: argparse.Namespace) -> int:
             f"{args.chunk[0]:,}-byte chunks, {args.consumer_rounds} interleaved rounds):\n"
         )
         sys.stdout.write(consumer.format_table(found))
+    if args.shape_rounds > 0:
+        from .bench import shapes
+
+        found_shapes = shapes.rows(
+            shapes=list(shapes.SHAPES),
+            size=args.shape_size,
+            chunk=args.chunk[0],
+            rounds=args.shape_rounds,
+            progress=(lambda text: None)
+            if args.quiet
+            else (lambda text: print(text, file=sys.stderr)),
+        )
+        sys.stdout.write(
+            f"\nOne input shape at a time ({args.shape_size:,} bytes each, "
+            f"{args.chunk[0]:,}-byte chunks, {args.shape_rounds} interleaved rounds):\n"
+        )
+        sys.stdout.write(shapes.format_table(found_shapes))
     if args.jid_budget > 0:
         from .bench import jid
 
@@ -366,6 +383,22 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         default=4_000_000,
         metavar="SIZE",
         help="bytes per corpus for the consumer table (default: 4MB)",
+    )
+    bench.add_argument(
+        "--shape-rounds",
+        type=int,
+        default=2,
+        metavar="N",
+        help="interleaved rounds of the shapes table (one input shape at a time: prefixes, "
+        "CDATA, deep nesting...; the pure twin against its small-corpus speed) printed "
+        "after the consumer table (default: 2; 0 leaves it out)",
+    )
+    bench.add_argument(
+        "--shape-size",
+        type=byte_size,
+        default=1_000_000,
+        metavar="SIZE",
+        help="bytes per shape for the shapes table (default: 1MB)",
     )
     bench.add_argument(
         "--jid-budget",

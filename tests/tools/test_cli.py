@@ -14,6 +14,7 @@ import pytest
 from xmppwire import _impl
 from xmppwire.bench.corpus import CORPORA
 from xmppwire.bench.runners import CONTENDERS
+from xmppwire.bench.shapes import SHAPES
 
 TRANSCRIPT = Path(__file__).parents[1] / "data" / "prosody-0.12-c2s-transcript.txt"
 
@@ -256,6 +257,10 @@ def test_bench_prints_a_row_per_contender_corpus_and_chunking(
         "40k",
         "--consumer-rounds",
         "1",
+        "--shape-size",
+        "20k",
+        "--shape-rounds",
+        "1",
     )
 
     assert result.returncode == 0, result.stderr
@@ -301,6 +306,22 @@ def test_bench_prints_a_row_per_contender_corpus_and_chunking(
             if compiled_expected:
                 assert float(consumed[corpus, task, "xmppwire compiled"][1]) > 0
 
+    # Then one input shape at a time: the pure twin's speed, its share of its speed on
+    # the small corpus, ElementTree's and the compiled twin's.
+    shapes_table = result.stdout.split("One input shape at a time", 1)[1]
+    shapes_table = shapes_table.split("JIDs parsed per second", 1)[0]
+    shaped = {}
+    for line in shapes_table.splitlines():
+        cells = line.split()
+        # (the descriptions below the table are indented)
+        if cells and cells[0] in SHAPES and not line.startswith(" "):
+            shaped[cells[0]] = cells[1:]
+    assert set(shaped) == set(SHAPES)
+    for cells in shaped.values():
+        assert float(cells[1]) > 0 and cells[2].endswith("x") and float(cells[3]) > 0
+        if compiled_expected:
+            assert float(cells[4]) > 0
+
     # The JID table follows: one line per importable contender, a rate per workload.
     jid_table = result.stdout.split("JIDs parsed per second", 1)[1].splitlines()[1:]
     jid_rows = {cells[0]: cells[1:] for cells in (re.split(r"\s{2,}", x) for x in jid_table)}
@@ -317,7 +338,17 @@ def test_bench_prints_a_row_per_contender_corpus_and_chunking(
 
 def test_bench_json_reports_every_element_seen() -> None:
     result = xmppwire(
-        "bench", "--size", "30k", "--chunk", "1k", "--corpus", "mix", "--json", "--quiet"
+        "bench",
+        "--size",
+        "30k",
+        "--chunk",
+        "1k",
+        "--corpus",
+        "mix",
+        "--json",
+        "--quiet",
+        "--shape-rounds",
+        "0",
     )
 
     assert result.returncode == 0, result.stderr
@@ -376,7 +407,7 @@ def test_bench_rejects_an_unknown_contender() -> None:
 def test_bench_shows_the_spread_of_its_repeats_and_aligns_its_progress() -> None:
     result = xmppwire(
         "bench", "--size", "20k", "--repeat", "3", "--only", "xmppwire-py,expat",
-        "--corpus", "small,pretty", "--jid-budget", "0",
+        "--corpus", "small,pretty", "--jid-budget", "0", "--shape-rounds", "0",
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
