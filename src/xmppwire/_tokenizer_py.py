@@ -561,6 +561,12 @@ def _wide_declarations(attrs: bytes) -> dict[str | None, str] | None:
     return own
 
 
+#: The tags of an element the wide pattern has matched: '/' of an end tag, name,
+#: attributes, '/' of an empty one.
+_WIDE_TAG = re.compile(
+    rb"<(/?)([^ \t\r\n/>]+)((?:[ \t\r\n]+[^ \t\r\n=]+[ \t\r\n]*=[ \t\r\n]*"
+    rb"(?:'[^']*'|\"[^\"]*\"))*)[ \t\r\n]*(/?)>"
+)
 #: The start tags in an element the wide pattern has matched, by their names.
 _WIDE_START_TAG = re.compile(rb"<([A-Za-z_\x80-\xff][A-Za-z0-9_.\-:\x80-\xff]*)")
 _WIDE_CACHE: dict[tuple[int, int, int, int], re.Pattern[bytes]] = {}
@@ -1670,9 +1676,9 @@ class StreamParser:
     def _wide_names(self, raw: bytes, name_bytes: bytes, attrs: bytes) -> tuple[str, str] | None:
         """The namespace and name of an element the wide pattern matched, or None.
 
-        None when its names are not all fine QNames, or its prefixes not all bound by
-        the header or its outermost tag, or anything below that tag declares a prefix
-        (whose scope is a subtree): the walk then takes it.
+        None when its names are not all fine QNames or its prefixes not all bound where
+        they are used (followed tag by tag when a declaration below the outermost tag
+        scopes one to a subtree): the walk then takes it.
         """
         own: dict[str | None, str] | None = None
         if b"xmlns" in attrs:
@@ -1686,11 +1692,16 @@ class StreamParser:
         header_scope = self._header_scope
         below = 1 + len(name_bytes) + len(attrs)
         if raw.find(b"xmlns:", below) >= 0:
-            return None
+            # A prefix declared below the outermost tag is in scope in a subtree only.
+            if not self._wide_scopes(raw, header_scope):
+                return None
+            names: list[bytes] = []
+        else:
+            names = _WIDE_START_TAG.findall(raw, below)
         # Each name with a prefix or other than ASCII is judged, and each prefix must be
         # bound where the whole element is.
         ascii_raw = raw.isascii()
-        for name in _WIDE_START_TAG.findall(raw, below):
+        for name in names:
             if b":" not in name and (ascii_raw or name.isascii()):
                 continue
             name_parts = _walk_qname(name)
@@ -1715,6 +1726,35 @@ class StreamParser:
         if uri is None or prefix == "xml" or prefix == "xmlns":
             return None
         return uri, local
+
+    @staticmethod
+    def _wide_scopes(raw: bytes, header_scope: dict[str | None, str]) -> bool:
+        """Whether every prefix in an element the wide pattern matched is bound where it
+        is used, following declarations tag by tag."""
+        if raw.find(b"<![CDATA[") >= 0:
+            # (what a section holds could pass for tags)
+            return False
+        scopes: list[dict[str | None, str] | None] = []
+        for closing, name, attrs, empty in _WIDE_TAG.findall(raw):
+            if closing:
+                scopes.pop()
+                continue
+            own = _wide_declarations(attrs) if b"xmlns" in attrs else None
+            if own is _REFUSED:
+                return False
+            if b":" in name or not name.isascii():
+                parts = _walk_qname(name)
+                if parts is None:
+                    return False
+                prefix = parts[0]
+                if prefix is not None:
+                    if prefix == "xml" or prefix == "xmlns":
+                        return False
+                    if _walk_resolve(prefix, own, scopes, header_scope) is None:
+                        return False
+            if not empty:
+                scopes.append(own)
+        return True
 
     def _walk(self, buf: bytearray, i: int, done: int) -> tuple[int, str, str]:
         """The top-level element at ``buf[i]``, token by token: ``(end, namespace, name)``.
