@@ -354,22 +354,24 @@ def _walk_attributes(
         if parts is None:
             return _UNKNOWN
         prefix, local = parts
-        if prefix is None:
-            if local == "xmlns":
-                uri = attribute_value((single + double).decode("utf-8"))
-                if uri == xc.XML_NS or uri == xc.XMLNS_NS:
-                    return _UNKNOWN
-                own[None] = uri
-        elif prefix == "xmlns":
-            uri = attribute_value((single + double).decode("utf-8"))
-            # Empty, reserved or bound to a reserved namespace: the exact path says why.
-            if not uri or local == "xml" or local == "xmlns":
-                return _UNKNOWN
-            if uri == xc.XML_NS or uri == xc.XMLNS_NS:
-                return _UNKNOWN
-            own[local] = uri
-        else:
+        if prefix is None and local != "xmlns":
+            continue
+        if prefix is not None and prefix != "xmlns":
             prefixed.append((prefix, local))
+            continue
+        try:
+            uri = attribute_value((single + double).decode("utf-8"))
+        except UnicodeDecodeError:
+            return _UNKNOWN
+        # Empty, reserved or bound to a reserved namespace: the exact path says why.
+        if uri == xc.XML_NS or uri == xc.XMLNS_NS:
+            return _UNKNOWN
+        if prefix is None:
+            own[None] = uri
+        elif not uri or local == "xml" or local == "xmlns":
+            return _UNKNOWN
+        else:
+            own[local] = uri
     if prefixed:
         # Two prefixed attributes may still name the same attribute once resolved.
         expanded: set[tuple[str | None, str]] = set()

@@ -116,6 +116,9 @@ REFUSED = [
     b"<message xmlns:xmlns='urn:x'/>",
     b"<message xmlns:xml='urn:x'/>",
     b"<xmlns:message/>",
+    # declarations whose value isn't UTF-8
+    b"<message><a xmlns:p='\xbf'><p:b/></a></message>",
+    b"<message><p:a xmlns:p='u'><b xmlns='\xbf'/></p:a></message>",
     # two attributes that are one once resolved
     b"<message xmlns:p='u' xmlns:q='u'><a p:x='1' q:x='2'/></message>",
     # CDATA: what is after it is text again
