@@ -469,6 +469,7 @@ cdef class StreamParser:
     cdef Py_ssize_t dup_cap
     cdef int t_kinds            # union of the attributes' kind bits
     cdef int t_impure           # some declaration value needs decoding
+    cdef int t_reserved         # some xmlns value is as long as a reserved URI
     # namespace scopes: header declarations, then those of open elements
     cdef dict header_scope
     cdef list scopes            # (level, {prefix: uri}) of open elements with declarations
@@ -1631,12 +1632,14 @@ cdef class StreamParser:
                 return R_OK
             if self.t_colon < 0 and not self.t_impure and \
                     (self.t_kinds & ((1 << A_XMLNS_P) | (1 << A_PREFIXED))) == 0:
-                return self._check_default_decls(offset)
+                if self.t_reserved:
+                    return self._check_default_decls(offset)
+                return R_OK
             return self._namespaces(lt, where)
         if where == W_TOP:
             if self.t_colon < 0 and not self.t_impure and \
                     (self.t_kinds & ((1 << A_XMLNS_P) | (1 << A_PREFIXED))) == 0:
-                if self.t_kinds & (1 << A_XMLNS):
+                if self.t_reserved:
                     r = self._check_default_decls(offset)
                     if r != R_OK:
                         return r
@@ -1723,7 +1726,16 @@ cdef class StreamParser:
         cdef unsigned int bits
         cdef Attr* a
         cdef Attr* b
+        # Held in locals: CPython extensions build with -fno-strict-aliasing, so
+        # each store into an Attr would otherwise make the compiler reload them.
+        cdef long long max_name = self.max_name, max_value = self.max_value
+        cdef long long max_attrs = self.max_attrs
+        # One bit per attribute name seen, picked by its length and end bytes: a
+        # name whose bit is clear cannot repeat an earlier one, so the pairwise
+        # comparison runs only on a (rare) shared bit.
+        cdef uint64_t names_seen = 0, name_bit
         self.t_impure = 0
+        self.t_reserved = 0
         i = lt + 1
         if xw_cc[p[i]] & CC_NAMESTART:
             i += 1
@@ -1790,34 +1802,46 @@ cdef class StreamParser:
                     return R_NEED
                 return self._fail(C_NWF, offset, "bad attribute name")
             alen = i - an
-            if alen > self.max_name:
+            if alen > max_name:
                 return self._fail(C_POLICY, offset, "attribute name longer than max_name_bytes")
             if nattr < DUP_LINEAR:
-                for k in range(nattr):
-                    b = &self.attrs[k]
-                    if b.nlen == alen and p[b.name] == p[an] and _same(p + b.name, p + an, alen):
-                        return self._fail(C_NWF, offset, "duplicate attribute")
+                name_bit = (<uint64_t>1) << ((p[an] ^ (p[i - 1] << 1) ^ (alen << 3)) & 63)
+                if names_seen & name_bit:
+                    for k in range(nattr):
+                        b = &self.attrs[k]
+                        if b.nlen == alen and _same(p + b.name, p + an, alen):
+                            return self._fail(C_NWF, offset, "duplicate attribute")
+                names_seen |= name_bit
             else:
                 r = self._seen_attribute(nattr, an, alen)
                 if r < 0:
                     raise MemoryError()
                 if r:
                     return self._fail(C_NWF, offset, "duplicate attribute")
-            if nattr >= self.max_attrs:
+            if nattr >= max_attrs:
                 return self._fail(C_POLICY, offset, "more attributes than max_attributes")
             if nattr >= self.attrs_cap:
                 self._grow_attrs()
-            i = _skip_ws(p, i)
-            if i >= end:
-                return R_NEED
-            if p[i] != 61:
-                return self._fail(C_NWF, offset, "attribute without '='")
-            i = _skip_ws(p, i + 1)
-            if i >= end:
-                return R_NEED
+            # `name='` with nothing between is the common case: no whitespace
+            # scan. (i < end here: the name scan stopped before end.)
+            if p[i] == 61:
+                i += 1
+            else:
+                i = _skip_ws(p, i)
+                if i >= end:
+                    return R_NEED
+                if p[i] != 61:
+                    return self._fail(C_NWF, offset, "attribute without '='")
+                i += 1
             quote = p[i]
             if quote != 39 and quote != 34:
-                return self._fail(C_NWF, offset, "unquoted attribute value")
+                # Past `end`, a quote here is caught by the value scan's end check.
+                i = _skip_ws(p, i)
+                if i >= end:
+                    return R_NEED
+                quote = p[i]
+                if quote != 39 and quote != 34:
+                    return self._fail(C_NWF, offset, "unquoted attribute value")
             vs = i + 1
             k = vs
             plain = 1
@@ -1862,7 +1886,7 @@ cdef class StreamParser:
                     return self._fail(C_NWF, offset, "'<' in an attribute value")
                 else:
                     return self._fail(C_NWF, offset, "illegal character in an attribute value")
-            if k - vs > self.max_value:
+            if k - vs > max_value:
                 return self._fail(C_POLICY, offset,
                                   "attribute value longer than max_attribute_value_bytes")
             a = &self.attrs[nattr]
@@ -1877,6 +1901,9 @@ cdef class StreamParser:
                     kind = A_XMLNS
                     if not plain:
                         self.t_impure = 1
+                    if k - vs == 36 or k - vs == 29:
+                        # The length of a reserved URI: _check_default_decls looks.
+                        self.t_reserved = 1
                 else:
                     kind = A_PLAIN
             elif colon == an + 5 and memcmp(p + an, b"xmlns", 5) == 0:
