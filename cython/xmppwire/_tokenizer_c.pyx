@@ -1604,7 +1604,7 @@ cdef class StreamParser:
                 return R_OK
         return self._judge_markup(lt, tend, C_NWF, "bad end tag")
 
-    cdef int _stag(self, Py_ssize_t lt, Py_ssize_t end, int where) except -1:
+    cdef inline int _stag(self, Py_ssize_t lt, Py_ssize_t end, int where) except -1:
         """A start tag at lt: R_OK with t_* set and all its rules checked; NEED; or an error."""
         cdef int r
         cdef long long offset = self.base + lt
