@@ -51,6 +51,7 @@ cdef object VERSION_RE = re.compile(r"([0-9]+)\.([0-9]+)")
 cdef object ENCNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9._\-]*")
 
 cdef extern from "Python.h":
+    const unsigned long Py_TPFLAGS_HAVE_GC
     bint PyUnicode_IS_ASCII(object o)
     void* PyUnicode_DATA(object o)
 
@@ -64,16 +65,22 @@ cdef extern from *:
     }
 
     /* A slots object built without its __init__: for the frozen dataclass
-       events, whose __init__ sets every field through object.__setattr__. */
+       events, whose __init__ sets every field through object.__setattr__.
+       Only types that are exactly these n slots come here (_slots_offsets
+       checks the size), so every byte after the header is set before the
+       object is tracked: tp_alloc's size arithmetic and zeroing (a fifth of an
+       event's cost) are skipped. */
     static PyObject *xw_new_slots(PyTypeObject *type, int n, const Py_ssize_t *offsets,
                                   PyObject **values) {
-        PyObject *obj = type->tp_alloc(type, 0);
+        /* (A class with object slots is always garbage-collected.) */
+        PyObject *obj = (PyObject *)PyObject_GC_New(PyObject, type);
         int i;
         if (obj == NULL) return NULL;
         for (i = 0; i < n; i++) {
             Py_INCREF(values[i]);
             *(PyObject **)((char *)obj + offsets[i]) = values[i];
         }
+        PyObject_GC_Track(obj);
         return obj;
     }
 
@@ -207,6 +214,12 @@ cdef bint FAST_EVENTS = False
 cdef bint _slots_offsets(type cls, tuple names, Py_ssize_t* out):
     # Only when the slots are exactly these fields, and nothing runs after __init__.
     if tuple(cls.__dict__.get("__slots__", ())) != names or hasattr(cls, "__post_init__"):
+        return False
+    # ... and the object is nothing but them (no base slots, __dict__ or
+    # __weakref__): xw_new_slots sets every word of it.
+    if (cls.__basicsize__ != object.__basicsize__ + len(names) * sizeof(PyObject*)
+            or cls.__itemsize__ or cls.__dictoffset__ or cls.__weakrefoffset__
+            or not (<PyTypeObject*>cls).tp_flags & Py_TPFLAGS_HAVE_GC):
         return False
     cdef int i
     for i, name in enumerate(names):
@@ -1147,22 +1160,26 @@ cdef class StreamParser:
         return R_OK
 
     cdef inline int _push(self, Py_ssize_t level) except -1:
-        cdef Py_ssize_t newcap
-        cdef Py_ssize_t* a
-        cdef Py_ssize_t* b
         if level >= self.st_cap:
-            newcap = self.st_cap * 2 if self.st_cap else 8
-            a = <Py_ssize_t*>PyMem_Realloc(self.st_off, newcap * sizeof(Py_ssize_t))
-            if a == NULL:
-                raise MemoryError()
-            self.st_off = a
-            b = <Py_ssize_t*>PyMem_Realloc(self.st_len, newcap * sizeof(Py_ssize_t))
-            if b == NULL:
-                raise MemoryError()
-            self.st_len = b
-            self.st_cap = newcap
+            self._grow_stack()
         self.st_off[level] = self.t_name - <Py_ssize_t>(self.elem_start - self.base)
         self.st_len[level] = self.t_nlen
+        return 0
+
+    cdef int _grow_stack(self) except -1:
+        # Apart from _push so that _push stays small enough to be inlined.
+        cdef Py_ssize_t newcap = self.st_cap * 2 if self.st_cap else 8
+        cdef Py_ssize_t* a
+        cdef Py_ssize_t* b
+        a = <Py_ssize_t*>PyMem_Realloc(self.st_off, newcap * sizeof(Py_ssize_t))
+        if a == NULL:
+            raise MemoryError()
+        self.st_off = a
+        b = <Py_ssize_t*>PyMem_Realloc(self.st_len, newcap * sizeof(Py_ssize_t))
+        if b == NULL:
+            raise MemoryError()
+        self.st_len = b
+        self.st_cap = newcap
         return 0
 
     # -- inside a top-level element ----------------------------------------------------------
