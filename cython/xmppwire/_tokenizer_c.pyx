@@ -1743,10 +1743,6 @@ cdef class StreamParser:
         cdef unsigned int bits
         cdef Attr* a
         cdef Attr* b
-        # Held in locals: CPython extensions build with -fno-strict-aliasing, so
-        # each store into an Attr would otherwise make the compiler reload them.
-        cdef long long max_name = self.max_name, max_value = self.max_value
-        cdef long long max_attrs = self.max_attrs
         # One bit per attribute name seen, picked by its length and end bytes: a
         # name whose bit is clear cannot repeat an earlier one, so the pairwise
         # comparison runs only on a (rare) shared bit.
@@ -1819,7 +1815,7 @@ cdef class StreamParser:
                     return R_NEED
                 return self._fail(C_NWF, offset, "bad attribute name")
             alen = i - an
-            if alen > max_name:
+            if alen > self.max_name:
                 return self._fail(C_POLICY, offset, "attribute name longer than max_name_bytes")
             if nattr < DUP_LINEAR:
                 name_bit = (<uint64_t>1) << ((p[an] ^ (p[i - 1] << 1) ^ (alen << 3)) & 63)
@@ -1835,7 +1831,7 @@ cdef class StreamParser:
                     raise MemoryError()
                 if r:
                     return self._fail(C_NWF, offset, "duplicate attribute")
-            if nattr >= max_attrs:
+            if nattr >= self.max_attrs:
                 return self._fail(C_POLICY, offset, "more attributes than max_attributes")
             if nattr >= self.attrs_cap:
                 self._grow_attrs()
@@ -1903,7 +1899,7 @@ cdef class StreamParser:
                     return self._fail(C_NWF, offset, "'<' in an attribute value")
                 else:
                     return self._fail(C_NWF, offset, "illegal character in an attribute value")
-            if k - vs > max_value:
+            if k - vs > self.max_value:
                 return self._fail(C_POLICY, offset,
                                   "attribute value longer than max_attribute_value_bytes")
             a = &self.attrs[nattr]
