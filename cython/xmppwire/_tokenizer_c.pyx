@@ -1622,60 +1622,74 @@ cdef class StreamParser:
         return self._judge_markup(lt, tend, C_NWF, "bad end tag")
 
     cdef inline int _stag(self, Py_ssize_t lt, Py_ssize_t end, int where) except -1:
-        """A start tag at lt: R_OK with t_* set and all its rules checked; NEED; or an error."""
+        """A start tag at lt: R_OK with t_* set and all its rules checked; NEED; or an error.
+
+        Kept small, with the rare paths in functions of their own, so that it
+        is inlined where start tags are read.
+        """
         cdef int r
-        cdef long long offset = self.base + lt
         if self.pend == P_STAG:
             if not self._track_quotes(end):
                 return R_NEED
         r = self._stag_strict(lt, end)
         if r != R_OK:
-            if self.pend != P_STAG:
-                self.pend = P_STAG
-                self.scan = offset + 1
-                self.quote = 0
-                if not self._track_quotes(end):
-                    return R_NEED
-            self.pend = P_NONE
-            if r == R_NEED:
-                self._fail(C_NWF, offset, "bad start tag")
-            return self._judge_markup(lt, <Py_ssize_t>(self.tok_end - self.base),
-                                      self.err_cond, self.err_msg)
+            return self._stag_judge(lt, end, r)
         self.pend = P_NONE
         if where == W_NESTED:
             if self.level + 1 > self.max_depth:
-                return self._fail(C_POLICY, offset, "elements nested deeper than max_depth")
+                return self._fail(C_POLICY, self.base + lt,
+                                  "elements nested deeper than max_depth")
             if self.t_colon < 0 and (self.t_kinds & ~((1 << A_PLAIN) | (1 << A_XML))) == 0:
                 return R_OK
             if self.t_colon < 0 and not self.t_impure and \
                     (self.t_kinds & ((1 << A_XMLNS_P) | (1 << A_PREFIXED))) == 0:
                 if self.t_reserved:
-                    return self._check_default_decls(offset)
+                    return self._check_default_decls(self.base + lt)
                 return R_OK
             return self._namespaces(lt, where)
         if where == W_TOP:
-            if self.t_colon < 0 and not self.t_impure and \
-                    (self.t_kinds & ((1 << A_XMLNS_P) | (1 << A_PREFIXED))) == 0:
-                if self.t_reserved:
-                    r = self._check_default_decls(offset)
-                    if r != R_OK:
-                        return r
-                self.cur_name = self._intern(self.t_name, self.t_nlen)
-                if self.t_kinds & (1 << A_XMLNS):
-                    self.cur_ns = self._top_default()
-                else:
-                    self.cur_ns = self.default_ns
-                return R_OK
-            r = self._namespaces(lt, where)
-            if r != R_OK:
-                return r
-            self.cur_ns = self.t_ns
-            if self.t_colon >= 0:
-                self.cur_name = self._intern(self.t_colon + 1,
-                                             self.t_name + self.t_nlen - self.t_colon - 1)
+            return self._top_names(lt)
+        return R_OK
+
+    cdef int _stag_judge(self, Py_ssize_t lt, Py_ssize_t end, int r) except -1:
+        """The strict pass stopped (r): find the tag's end, then judge the whole tag."""
+        cdef long long offset = self.base + lt
+        if self.pend != P_STAG:
+            self.pend = P_STAG
+            self.scan = offset + 1
+            self.quote = 0
+            if not self._track_quotes(end):
+                return R_NEED
+        self.pend = P_NONE
+        if r == R_NEED:
+            self._fail(C_NWF, offset, "bad start tag")
+        return self._judge_markup(lt, <Py_ssize_t>(self.tok_end - self.base),
+                                  self.err_cond, self.err_msg)
+
+    cdef int _top_names(self, Py_ssize_t lt) except -1:
+        """Namespace and name of the top-level element whose start tag was just parsed."""
+        cdef int r
+        if self.t_colon < 0 and not self.t_impure and \
+                (self.t_kinds & ((1 << A_XMLNS_P) | (1 << A_PREFIXED))) == 0:
+            if self.t_reserved:
+                r = self._check_default_decls(self.base + lt)
+                if r != R_OK:
+                    return r
+            self.cur_name = self._intern(self.t_name, self.t_nlen)
+            if self.t_kinds & (1 << A_XMLNS):
+                self.cur_ns = self._top_default()
             else:
-                self.cur_name = self._intern(self.t_name, self.t_nlen)
+                self.cur_ns = self.default_ns
             return R_OK
+        r = self._namespaces(lt, W_TOP)
+        if r != R_OK:
+            return r
+        self.cur_ns = self.t_ns
+        if self.t_colon >= 0:
+            self.cur_name = self._intern(self.t_colon + 1,
+                                         self.t_name + self.t_nlen - self.t_colon - 1)
+        else:
+            self.cur_name = self._intern(self.t_name, self.t_nlen)
         return R_OK
 
     cdef object _top_default(self):
