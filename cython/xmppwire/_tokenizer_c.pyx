@@ -1873,7 +1873,7 @@ cdef class StreamParser:
             k = vs
             plain = 1
             while True:
-                bits = xw_special16(p + k, quote)
+                bits = xw_value16(p + k)
                 if bits == 0:
                     k += 16
                     continue
@@ -1883,7 +1883,10 @@ cdef class StreamParser:
                 c = p[k]
                 if c == quote:
                     break
-                if c == 38:
+                if c == 39 or c == 34:
+                    # The other quote: part of the value.
+                    k += 1
+                elif c == 38:
                     plain = 0
                     r = _reference(p, k, end, &after)
                     if r == REF_OK:
