@@ -1757,7 +1757,7 @@ cdef class StreamParser:
         cdef unsigned int bits
         cdef Attr* a
         cdef Attr* b
-        # One bit per attribute name seen, picked by its length and end bytes: a
+        # One bit per attribute name seen, picked by its length and last byte: a
         # name whose bit is clear cannot repeat an earlier one, so the pairwise
         # comparison runs only on a (rare) shared bit.
         cdef uint64_t names_seen = 0, name_bit
@@ -1832,7 +1832,7 @@ cdef class StreamParser:
             if alen > self.max_name:
                 return self._fail(C_POLICY, offset, "attribute name longer than max_name_bytes")
             if nattr < DUP_LINEAR:
-                name_bit = (<uint64_t>1) << ((p[an] ^ (p[i - 1] << 1) ^ (alen << 3)) & 63)
+                name_bit = (<uint64_t>1) << ((p[i - 1] ^ (alen << 2)) & 63)
                 if names_seen & name_bit:
                     for k in range(nattr):
                         b = &self.attrs[k]
