@@ -1084,7 +1084,7 @@ cdef class StreamParser:
             if c == 47:  # the root's end tag
                 r = self._etag(i, end)
                 if r == R_NEED:
-                    return self._need_element(i, lim)
+                    return self._need_token(i, lim)
                 if r != R_OK:
                     return r
                 if (self.t_nlen != PyBytes_GET_SIZE(self.root_name)
@@ -1106,12 +1106,12 @@ cdef class StreamParser:
                         i = self.pos = self.t_end
                         continue
                 if r == R_NEED:
-                    return self._need_element(i, lim)
+                    return self._need_token(i, lim)
                 return r
             if c == 63:  # <?
                 r = self._pi(i, end)
                 if r == R_NEED:
-                    return self._need_element(i, lim)
+                    return self._need_token(i, lim)
                 return r
             # A top-level element begins.
             self.elem_start = self.base + i
@@ -1137,6 +1137,13 @@ cdef class StreamParser:
         if self.blen > lim:
             return self._fail(C_POLICY, self.base + start + self.max_stanza,
                               "element longer than max_stanza_bytes")
+        return R_NEED
+
+    cdef int _need_token(self, Py_ssize_t start, Py_ssize_t lim) noexcept:
+        # An end tag, CDATA section or PI at depth 1: a token, not an element.
+        if self.blen > lim:
+            return self._fail(C_POLICY, self.base + start + self.max_stanza,
+                              "token longer than max_stanza_bytes")
         return R_NEED
 
     cdef int _emit(self, Py_ssize_t start, list events) except -1:
