@@ -1682,7 +1682,7 @@ cdef class StreamParser:
                 r = self._check_default_decls(self.base + lt)
                 if r != R_OK:
                     return r
-            self.cur_name = self._intern(self.t_name, self.t_nlen)
+            self.cur_name = self._top_name(self.t_name, self.t_nlen)
             if self.t_kinds & (1 << A_XMLNS):
                 self.cur_ns = self._top_default()
             else:
@@ -1693,11 +1693,23 @@ cdef class StreamParser:
             return r
         self.cur_ns = self.t_ns
         if self.t_colon >= 0:
-            self.cur_name = self._intern(self.t_colon + 1,
-                                         self.t_name + self.t_nlen - self.t_colon - 1)
+            self.cur_name = self._top_name(self.t_colon + 1,
+                                           self.t_name + self.t_nlen - self.t_colon - 1)
         else:
-            self.cur_name = self._intern(self.t_name, self.t_nlen)
+            self.cur_name = self._top_name(self.t_name, self.t_nlen)
         return R_OK
+
+    cdef inline object _top_name(self, Py_ssize_t start, Py_ssize_t n):
+        """The str of buf[start:start+n], a top-level element's local name.
+
+        Most stanzas repeat the name of the one before (a run of messages), so
+        that one is compared first, before the cache's hash.
+        """
+        name = self.cur_name
+        if (name is not None and PyUnicode_IS_ASCII(name) and PyUnicode_GET_LENGTH(name) == n
+                and _same(<const unsigned char*>PyUnicode_DATA(name), self.buf + start, n)):
+            return name
+        return self._intern(start, n)
 
     cdef object _top_default(self):
         cdef Py_ssize_t k
