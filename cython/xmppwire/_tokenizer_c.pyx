@@ -1125,7 +1125,8 @@ cdef class StreamParser:
             self._push(0)
             self.level = 1
             self.pos = self.t_end
-            return R_OK
+            # Straight on into the element, rather than through _run's loop.
+            return self._element(events)
 
     cdef inline Py_ssize_t _limit_index(self, Py_ssize_t start) noexcept:
         cdef long long lim = start + self.max_stanza
