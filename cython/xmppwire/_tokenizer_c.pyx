@@ -1115,7 +1115,16 @@ cdef class StreamParser:
                 return r
             # A top-level element begins.
             self.elem_start = self.base + i
-            r = self._stag(i, end, W_TOP)
+            # _stag's steps, written out: the compiler does not inline it here.
+            if self.pend == P_STAG and not self._track_quotes(end):
+                r = R_NEED
+            else:
+                r = self._stag_strict(i, end)
+                if r == R_OK:
+                    self.pend = P_NONE
+                    r = self._top_names(i)
+                else:
+                    r = self._stag_judge(i, end, r)
             if r == R_NEED:
                 return self._need_element(i, lim)
             if r != R_OK:
@@ -1633,7 +1642,9 @@ cdef class StreamParser:
         """A start tag at lt: R_OK with t_* set and all its rules checked; NEED; or an error.
 
         Kept small, with the rare paths in functions of their own, so that it
-        is inlined where start tags are read.
+        is inlined where start tags are read. The root (W_ROOT) and nested
+        elements (W_NESTED) come here; _root writes out the same steps for
+        top-level elements, ending with _top_names.
         """
         cdef int r
         if self.pend == P_STAG:
@@ -1655,8 +1666,6 @@ cdef class StreamParser:
                     return self._check_default_decls(self.base + lt)
                 return R_OK
             return self._namespaces(lt, where)
-        if where == W_TOP:
-            return self._top_names(lt)
         return R_OK
 
     cdef int _stag_judge(self, Py_ssize_t lt, Py_ssize_t end, int r) except -1:
