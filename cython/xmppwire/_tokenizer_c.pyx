@@ -1738,9 +1738,12 @@ cdef class StreamParser:
         for k in range(self.nattrs):
             a = &self.attrs[k]
             if a.kind == A_XMLNS:
-                if ((a.vlen == 36 and memcmp(p + a.val, XML_NS_BYTES, 36) == 0)
-                        or (a.vlen == 29 and memcmp(p + a.val, XMLNS_NS_BYTES, 29) == 0)):
-                    return self._fail(C_NWF, offset, "a reserved namespace declared as default")
+                # The messages of _namespaces (and of the pure twin) for these URIs.
+                if a.vlen == 36 and memcmp(p + a.val, XML_NS_BYTES, 36) == 0:
+                    return self._fail(C_NWF, offset,
+                                      "the XML namespace bound to a prefix other than 'xml'")
+                if a.vlen == 29 and memcmp(p + a.val, XMLNS_NS_BYTES, 29) == 0:
+                    return self._fail(C_NWF, offset, "the xmlns namespace cannot be declared")
         return R_OK
 
     cdef bint _track_quotes(self, Py_ssize_t end) noexcept:
