@@ -1156,20 +1156,24 @@ cdef class StreamParser:
                               "token longer than max_stanza_bytes")
         return R_NEED
 
-    cdef int _emit(self, Py_ssize_t start, list events) except -1:
-        cdef const unsigned char* p = self.buf
+    cdef inline int _emit(self, Py_ssize_t start, list events) except -1:
         cdef Py_ssize_t end = self.t_end
-        ns = self.cur_ns
-        name = self.cur_name
         events.append(_element_event(
-            ns, name, PyBytes_FromStringAndSize(<const char*>p + start, end - start),
-            self._header))
+            self.cur_ns, self.cur_name,
+            PyBytes_FromStringAndSize(<const char*>self.buf + start, end - start), self._header))
         self.level = 0
         self.pos = end
-        if self.pause_names is not None and name in self.pause_names \
-                and (ns, name) in self._pause_after:
+        if self.pause_names is not None:
+            return self._pause_at(end)
+        return R_OK
+
+    cdef int _pause_at(self, Py_ssize_t end) except -1:
+        """Pause after the element just emitted if pause_after names it."""
+        ns = self.cur_ns
+        name = self.cur_name
+        if name in self.pause_names and (ns, name) in self._pause_after:
             self._paused = True
-            self.unparsed = PyBytes_FromStringAndSize(<const char*>p + end, self.blen - end)
+            self.unparsed = PyBytes_FromStringAndSize(<const char*>self.buf + end, self.blen - end)
             self.received -= self.blen - end
             self.blen = end
             self.buf[end] = 0
