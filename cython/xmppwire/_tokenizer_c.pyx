@@ -257,17 +257,20 @@ cdef PyTypeObject* WS_TYPE = <PyTypeObject*>WhitespaceReceived
 cdef PyTypeObject* TX_TYPE = <PyTypeObject*>TextReceived
 
 
-cdef inline object _element_event(object ns, object name, object raw, object header):
+cdef inline object _element_event(PyObject* ns, PyObject* name, object raw, PyObject* header):
+    # ns, name and header are borrowed from the parser, which holds them
+    # throughout: passed as objects, each would be taken and released once more.
     cdef PyObject* values[6]
     if FAST_EVENTS:
-        values[0] = <PyObject*>ns
-        values[1] = <PyObject*>name
+        values[0] = ns
+        values[1] = name
         values[2] = <PyObject*>raw
-        values[3] = <PyObject*>header
+        values[3] = header
         values[4] = <PyObject*>None
         values[5] = <PyObject*>READER
         return xw_new_slots(ER_TYPE, 6, ER_OFFSETS, values)
-    return ElementReceived(namespace=ns, name=name, raw=raw, header=header, _reader=READER)
+    return ElementReceived(namespace=<object>ns, name=<object>name, raw=raw,
+                           header=<object>header, _reader=READER)
 
 
 cdef inline object _raw_event(PyTypeObject* cls, Py_ssize_t* offsets, object raw):
@@ -1159,8 +1162,9 @@ cdef class StreamParser:
     cdef inline int _emit(self, Py_ssize_t start, list events) except -1:
         cdef Py_ssize_t end = self.t_end
         events.append(_element_event(
-            self.cur_ns, self.cur_name,
-            PyBytes_FromStringAndSize(<const char*>self.buf + start, end - start), self._header))
+            <PyObject*>self.cur_ns, <PyObject*>self.cur_name,
+            PyBytes_FromStringAndSize(<const char*>self.buf + start, end - start),
+            <PyObject*>self._header))
         self.level = 0
         self.pos = end
         if self.pause_names is not None:
