@@ -1700,10 +1700,10 @@ cdef class StreamParser:
                 r = self._check_default_decls(self.base + lt)
                 if r != R_OK:
                     return r
-            self.cur_name = self._top_name(self.t_name, self.t_nlen)
+            self._set_top_name(self.t_name, self.t_nlen)
             if self.t_kinds & (1 << A_XMLNS):
                 self.cur_ns = self._top_default()
-            else:
+            elif self.cur_ns is not self.default_ns:
                 self.cur_ns = self.default_ns
             return R_OK
         r = self._namespaces(lt, W_TOP)
@@ -1711,23 +1711,24 @@ cdef class StreamParser:
             return r
         self.cur_ns = self.t_ns
         if self.t_colon >= 0:
-            self.cur_name = self._top_name(self.t_colon + 1,
-                                           self.t_name + self.t_nlen - self.t_colon - 1)
+            self._set_top_name(self.t_colon + 1, self.t_name + self.t_nlen - self.t_colon - 1)
         else:
-            self.cur_name = self._top_name(self.t_name, self.t_nlen)
+            self._set_top_name(self.t_name, self.t_nlen)
         return R_OK
 
-    cdef inline object _top_name(self, Py_ssize_t start, Py_ssize_t n):
-        """The str of buf[start:start+n], a top-level element's local name.
+    cdef inline int _set_top_name(self, Py_ssize_t start, Py_ssize_t n) except -1:
+        """cur_name = the str of buf[start:start+n], a top-level element's local name.
 
-        Most stanzas repeat the name of the one before (a run of messages), so
-        that one is compared first, before the cache's hash.
+        Most stanzas repeat the name of the one before (a run of messages): that
+        one is compared first, and kept without touching a reference count.
         """
-        name = self.cur_name
-        if (name is not None and PyUnicode_IS_ASCII(name) and PyUnicode_GET_LENGTH(name) == n
-                and _same(<const unsigned char*>PyUnicode_DATA(name), self.buf + start, n)):
-            return name
-        return self._intern(start, n)
+        cdef PyObject* name = <PyObject*>self.cur_name
+        if (name != <PyObject*>None and PyUnicode_IS_ASCII(<object>name)
+                and PyUnicode_GET_LENGTH(<object>name) == n
+                and _same(<const unsigned char*>PyUnicode_DATA(<object>name), self.buf + start, n)):
+            return 0
+        self.cur_name = self._intern(start, n)
+        return 0
 
     cdef object _top_default(self):
         cdef Py_ssize_t k
