@@ -34,9 +34,9 @@ cdef extern from *:
     }
     /* Bit i set when p[i] (0 <= i < 16) may end or interrupt an attribute value:
        < 0x20, >= 0x80, '<', '&' or either quote. Both quotes, so that every
-       constant is the same for all values and stays in a register across a
-       tag's attributes; the scan steps over the other quote. '&' (0x26) and the
-       apostrophe (0x27) differ only in the lowest bit: one comparison finds both. */
+       constant is fixed: no vector of the value's quote to build per value (the
+       scan steps over the other quote). '&' (0x26) and the apostrophe (0x27)
+       differ only in the lowest bit: one comparison finds both. */
     static CYTHON_INLINE unsigned int xw_value16(const unsigned char *p) {
         __m128i v = _mm_loadu_si128((const __m128i *)p);
         __m128i hit = _mm_or_si128(

@@ -1901,9 +1901,10 @@ cdef class StreamParser:
                 if p[i] != 61:
                     return self._fail(C_NWF, offset, "attribute without '='")
                 i += 1
+            # No end check when the quote follows at once: a quote at or past
+            # `end` makes the value scan below answer R_NEED.
             quote = p[i]
             if quote != 39 and quote != 34:
-                # Past `end`, a quote here is caught by the value scan's end check.
                 i = _skip_ws(p, i)
                 if i >= end:
                     return R_NEED
