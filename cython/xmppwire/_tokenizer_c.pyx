@@ -1221,7 +1221,7 @@ cdef class StreamParser:
         end = n if n <= lim else lim
         while True:
             i = self.pos
-            if self.pend == P_NONE and p[i] != 60:
+            if self.pend == P_NONE and (p[i] != 60 or i >= end):
                 # Plain text up to a '<' in one sweep; anything else goes the exact way.
                 k = i
                 while True:
@@ -1254,6 +1254,7 @@ cdef class StreamParser:
                 if k < end and p[k] == 60:
                     i = self.pos = k
                 else:
+                    # (A '<' at or past `end` is text's to wait for, too.)
                     self.pend = P_TEXT
                     self.scan = self.base + (k if k < end else end)
                     self.tbad = False
@@ -1264,11 +1265,6 @@ cdef class StreamParser:
                 if lt < 0:
                     return R_ERR
                 i = self.pos = lt
-            elif self.pend == P_NONE and (i >= end or p[i] != 60):
-                self.pend = P_TEXT
-                self.scan = self.base + i
-                self.tbad = False
-                continue
             # markup at i
             if i + 1 >= end:
                 return self._need_element(es, lim)
