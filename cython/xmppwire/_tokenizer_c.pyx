@@ -182,6 +182,11 @@ DEF MIN_CAPACITY = 16384
 # loop (NUL is no name, space or text character) and 16-byte reads may run past it.
 DEF SLACK = 32
 cdef long long LIMIT_CAP = 1LL << 60
+# Element names checked before, kept to skip their character checks: slots.
+DEF KNOWN_SLOTS = 16
+# NAME_MASK[n] keeps the first n bytes of an 8-byte word read from memory,
+# whatever the byte order.
+cdef uint64_t NAME_MASK[9]
 
 
 cdef void _init_tables() noexcept:
@@ -203,6 +208,18 @@ cdef void _init_tables() noexcept:
 
 
 _init_tables()
+
+
+cdef void _init_name_masks() noexcept:
+    cdef unsigned char bytes_[8]
+    cdef int n
+    for n in range(9):
+        memset(bytes_, 0xFF, n)
+        memset(bytes_ + n, 0, 8 - n)
+        memcpy(&NAME_MASK[n], bytes_, 8)
+
+
+_init_name_masks()
 
 # Fast construction of the events: offsets of their slots.
 cdef Py_ssize_t ER_OFFSETS[6]
@@ -513,6 +530,11 @@ cdef class StreamParser:
     # interned names and namespaces
     cdef PyObject** cache       # CACHE_SLOTS ASCII str, or NULL before the first name
     cdef bint busy
+    # Element names (ASCII, no prefix, at most 8 bytes) that passed the name
+    # checks, by a hash of their first bytes: the same bytes at the next '<'
+    # need only be compared (_stag_strict).
+    cdef uint64_t known_word[KNOWN_SLOTS]
+    cdef unsigned char known_len[KNOWN_SLOTS]    # 0: a free slot
     cdef dict _own              # declarations of the start tag just parsed
     cdef object t_ns            # its namespace, when resolved by _namespaces
 
@@ -527,6 +549,7 @@ cdef class StreamParser:
         self.dup_table = NULL
         self.dup_cap = 0
         self.cache = NULL
+        memset(self.known_len, 0, sizeof(self.known_len))
 
     def __dealloc__(self):
         cdef int k
@@ -1798,10 +1821,24 @@ cdef class StreamParser:
         # name whose bit is clear cannot repeat an earlier one, so the pairwise
         # comparison runs only on a (rare) shared bit.
         cdef uint64_t names_seen = 0, name_bit
+        cdef uint64_t word
+        cdef Py_ssize_t n
+        cdef unsigned int slot
         self.t_impure = 0
         self.t_reserved = 0
         i = lt + 1
-        if xw_cc[p[i]] & CC_NAMESTART:
+        # A name met before: the same bytes, then a byte that ends a plain name.
+        memcpy(&word, p + i, 8)
+        slot = (<uint32_t>word * 0x9E3779B1u) >> 28
+        n = self.known_len[slot]
+        c = p[i + n]
+        if (n and (word & NAME_MASK[n]) == self.known_word[slot]
+                and not (xw_cc[c] & CC_NAME) and c != 58 and c < 0x80):
+            i += n
+            el_colon = -1
+            if i >= end:
+                return R_NEED
+        elif xw_cc[p[i]] & CC_NAMESTART:
             i += 1
             while xw_cc[p[i]] & CC_NAME:
                 i += 1
@@ -1813,6 +1850,10 @@ cdef class StreamParser:
                 el_colon = -1
                 if i >= end:
                     return R_NEED
+                n = i - lt - 1
+                if n <= 8:
+                    self.known_word[slot] = word & NAME_MASK[n]
+                    self.known_len[slot] = <unsigned char>n
         else:
             i = self._qname(lt + 1, end)
             el_colon = self.t_colon
