@@ -32,6 +32,21 @@ cdef extern from *:
                          _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
         return (unsigned int)_mm_movemask_epi8(hit);
     }
+    /* Bit i set when p[i] (0 <= i < 16) may end or interrupt an attribute value:
+       < 0x20, >= 0x80, '<', '&' or either quote. Both quotes, so that every
+       constant is fixed: no vector of the value's quote to build per value (the
+       scan steps over the other quote). '&' (0x26) and the apostrophe (0x27)
+       differ only in the lowest bit: one comparison finds both. */
+    static CYTHON_INLINE unsigned int xw_value16(const unsigned char *p) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        __m128i hit = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(_mm_or_si128(v, _mm_set1_epi8(1)), _mm_set1_epi8(0x27)),
+                         _mm_cmpeq_epi8(v, _mm_set1_epi8(0x22))),
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('<')),
+                         /* signed: catches 0x00-0x1f and 0x80-0xff at once */
+                         _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
+        return (unsigned int)_mm_movemask_epi8(hit);
+    }
     /* How many of the bytes at p are XML whitespace (space, tab, CR, LF): 16 at a
        time, so a run of indentation costs no branch per byte. Stops at any other
        byte, the NUL after the data included. */
@@ -76,12 +91,17 @@ cdef extern from *:
         if (lo) return lo;
         return xw_special8(w1, extras) << 8;
     }
+    static CYTHON_INLINE unsigned int xw_value16(const unsigned char *p) {
+        /* The lowest bit of each is exact, so is the lowest of both. */
+        return xw_special16(p, 0x27) | xw_special16(p, 0x22);
+    }
     #endif
 
     """
     unsigned char xw_cc[256]
     int xw_ctz32(unsigned int x) noexcept nogil
     unsigned int xw_special16(const unsigned char* p, unsigned char extra) noexcept nogil
+    unsigned int xw_value16(const unsigned char* p) noexcept nogil
     Py_ssize_t xw_ws_run(const unsigned char* p) noexcept nogil
 
 # xw_cc flags

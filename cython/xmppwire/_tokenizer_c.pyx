@@ -51,6 +51,7 @@ cdef object VERSION_RE = re.compile(r"([0-9]+)\.([0-9]+)")
 cdef object ENCNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9._\-]*")
 
 cdef extern from "Python.h":
+    const unsigned long Py_TPFLAGS_HAVE_GC
     bint PyUnicode_IS_ASCII(object o)
     void* PyUnicode_DATA(object o)
 
@@ -64,16 +65,22 @@ cdef extern from *:
     }
 
     /* A slots object built without its __init__: for the frozen dataclass
-       events, whose __init__ sets every field through object.__setattr__. */
+       events, whose __init__ sets every field through object.__setattr__.
+       Only types that are exactly these n slots come here (_slots_offsets
+       checks the size), so every byte after the header is set before the
+       object is tracked: tp_alloc's size arithmetic and zeroing (a fifth of an
+       event's cost) are skipped. */
     static PyObject *xw_new_slots(PyTypeObject *type, int n, const Py_ssize_t *offsets,
                                   PyObject **values) {
-        PyObject *obj = type->tp_alloc(type, 0);
+        /* (A class with object slots is always garbage-collected.) */
+        PyObject *obj = (PyObject *)PyObject_GC_New(PyObject, type);
         int i;
         if (obj == NULL) return NULL;
         for (i = 0; i < n; i++) {
             Py_INCREF(values[i]);
             *(PyObject **)((char *)obj + offsets[i]) = values[i];
         }
+        PyObject_GC_Track(obj);
         return obj;
     }
 
@@ -175,6 +182,11 @@ DEF MIN_CAPACITY = 16384
 # loop (NUL is no name, space or text character) and 16-byte reads may run past it.
 DEF SLACK = 32
 cdef long long LIMIT_CAP = 1LL << 60
+# Element names checked before, kept to skip their character checks: slots.
+DEF KNOWN_SLOTS = 16
+# NAME_MASK[n] keeps the first n bytes of an 8-byte word read from memory,
+# whatever the byte order.
+cdef uint64_t NAME_MASK[9]
 
 
 cdef void _init_tables() noexcept:
@@ -197,6 +209,18 @@ cdef void _init_tables() noexcept:
 
 _init_tables()
 
+
+cdef void _init_name_masks() noexcept:
+    cdef unsigned char bytes_[8]
+    cdef int n
+    for n in range(9):
+        memset(bytes_, 0xFF, n)
+        memset(bytes_ + n, 0, 8 - n)
+        memcpy(&NAME_MASK[n], bytes_, 8)
+
+
+_init_name_masks()
+
 # Fast construction of the events: offsets of their slots.
 cdef Py_ssize_t ER_OFFSETS[6]
 cdef Py_ssize_t WS_OFFSETS[1]
@@ -207,6 +231,12 @@ cdef bint FAST_EVENTS = False
 cdef bint _slots_offsets(type cls, tuple names, Py_ssize_t* out):
     # Only when the slots are exactly these fields, and nothing runs after __init__.
     if tuple(cls.__dict__.get("__slots__", ())) != names or hasattr(cls, "__post_init__"):
+        return False
+    # ... and the object is nothing but them (no base slots, __dict__ or
+    # __weakref__): xw_new_slots sets every word of it.
+    if (cls.__basicsize__ != object.__basicsize__ + len(names) * sizeof(PyObject*)
+            or cls.__itemsize__ or cls.__dictoffset__ or cls.__weakrefoffset__
+            or not (<PyTypeObject*>cls).tp_flags & Py_TPFLAGS_HAVE_GC):
         return False
     cdef int i
     for i, name in enumerate(names):
@@ -244,17 +274,20 @@ cdef PyTypeObject* WS_TYPE = <PyTypeObject*>WhitespaceReceived
 cdef PyTypeObject* TX_TYPE = <PyTypeObject*>TextReceived
 
 
-cdef inline object _element_event(object ns, object name, object raw, object header):
+cdef inline object _element_event(PyObject* ns, PyObject* name, object raw, PyObject* header):
+    # ns, name and header are borrowed from the parser, which holds them
+    # throughout: passed as objects, each would be taken and released once more.
     cdef PyObject* values[6]
     if FAST_EVENTS:
-        values[0] = <PyObject*>ns
-        values[1] = <PyObject*>name
+        values[0] = ns
+        values[1] = name
         values[2] = <PyObject*>raw
-        values[3] = <PyObject*>header
+        values[3] = header
         values[4] = <PyObject*>None
         values[5] = <PyObject*>READER
         return xw_new_slots(ER_TYPE, 6, ER_OFFSETS, values)
-    return ElementReceived(namespace=ns, name=name, raw=raw, header=header, _reader=READER)
+    return ElementReceived(namespace=<object>ns, name=<object>name, raw=raw,
+                           header=<object>header, _reader=READER)
 
 
 cdef inline object _raw_event(PyTypeObject* cls, Py_ssize_t* offsets, object raw):
@@ -266,20 +299,37 @@ cdef inline object _raw_event(PyTypeObject* cls, Py_ssize_t* offsets, object raw
 
 
 cdef inline bint _same(const unsigned char* a, const unsigned char* b, Py_ssize_t n) noexcept:
-    """memcmp(a, b, n) == 0 without a call, for the short names compared per tag."""
-    cdef Py_ssize_t k
+    """memcmp(a, b, n) == 0 without a call, for the short names compared per tag.
+
+    The last word is read overlapping the one before it instead of byte by
+    byte: names are mostly 2 to 8 bytes, where a byte loop cost more than the
+    rest of the comparison.
+    """
     cdef uint64_t x, y
-    while n >= 8:
-        memcpy(&x, a, 8)
-        memcpy(&y, b, 8)
-        if x != y:
+    cdef uint32_t u, v
+    if n >= 8:
+        while n > 8:
+            memcpy(&x, a, 8)
+            memcpy(&y, b, 8)
+            if x != y:
+                return False
+            a += 8
+            b += 8
+            n -= 8
+        memcpy(&x, a + n - 8, 8)
+        memcpy(&y, b + n - 8, 8)
+        return x == y
+    if n >= 4:
+        memcpy(&u, a, 4)
+        memcpy(&v, b, 4)
+        if u != v:
             return False
-        a += 8
-        b += 8
-        n -= 8
-    for k in range(n):
-        if a[k] != b[k]:
-            return False
+        memcpy(&u, a + n - 4, 4)
+        memcpy(&v, b + n - 4, 4)
+        return u == v
+    if n > 0:
+        # Bytes 0, n / 2 and n - 1 cover every byte of a 1- to 3-byte name.
+        return a[0] == b[0] and a[n >> 1] == b[n >> 1] and a[n - 1] == b[n - 1]
     return True
 
 
@@ -452,6 +502,7 @@ cdef class StreamParser:
     cdef Py_ssize_t dup_cap
     cdef int t_kinds            # union of the attributes' kind bits
     cdef int t_impure           # some declaration value needs decoding
+    cdef int t_reserved         # some xmlns value is as long as a reserved URI
     # namespace scopes: header declarations, then those of open elements
     cdef dict header_scope
     cdef list scopes            # (level, {prefix: uri}) of open elements with declarations
@@ -479,6 +530,11 @@ cdef class StreamParser:
     # interned names and namespaces
     cdef PyObject** cache       # CACHE_SLOTS ASCII str, or NULL before the first name
     cdef bint busy
+    # Element names (ASCII, no prefix, at most 8 bytes) that passed the name
+    # checks, by a hash of their first bytes: the same bytes at the next '<'
+    # need only be compared (_stag_strict).
+    cdef uint64_t known_word[KNOWN_SLOTS]
+    cdef unsigned char known_len[KNOWN_SLOTS]    # 0: a free slot
     cdef dict _own              # declarations of the start tag just parsed
     cdef object t_ns            # its namespace, when resolved by _namespaces
 
@@ -493,6 +549,7 @@ cdef class StreamParser:
         self.dup_table = NULL
         self.dup_cap = 0
         self.cache = NULL
+        memset(self.known_len, 0, sizeof(self.known_len))
 
     def __dealloc__(self):
         cdef int k
@@ -1053,7 +1110,7 @@ cdef class StreamParser:
             if c == 47:  # the root's end tag
                 r = self._etag(i, end)
                 if r == R_NEED:
-                    return self._need_element(i, lim)
+                    return self._need_token(i, lim)
                 if r != R_OK:
                     return r
                 if (self.t_nlen != PyBytes_GET_SIZE(self.root_name)
@@ -1075,16 +1132,25 @@ cdef class StreamParser:
                         i = self.pos = self.t_end
                         continue
                 if r == R_NEED:
-                    return self._need_element(i, lim)
+                    return self._need_token(i, lim)
                 return r
             if c == 63:  # <?
                 r = self._pi(i, end)
                 if r == R_NEED:
-                    return self._need_element(i, lim)
+                    return self._need_token(i, lim)
                 return r
             # A top-level element begins.
             self.elem_start = self.base + i
-            r = self._stag(i, end, W_TOP)
+            # _stag's steps, written out: the compiler does not inline it here.
+            if self.pend == P_STAG and not self._track_quotes(end):
+                r = R_NEED
+            else:
+                r = self._stag_strict(i, end)
+                if r == R_OK:
+                    self.pend = P_NONE
+                    r = self._top_names(i)
+                else:
+                    r = self._stag_judge(i, end, r)
             if r == R_NEED:
                 return self._need_element(i, lim)
             if r != R_OK:
@@ -1094,7 +1160,8 @@ cdef class StreamParser:
             self._push(0)
             self.level = 1
             self.pos = self.t_end
-            return R_OK
+            # Straight on into the element, rather than through _run's loop.
+            return self._element(events)
 
     cdef inline Py_ssize_t _limit_index(self, Py_ssize_t start) noexcept:
         cdef long long lim = start + self.max_stanza
@@ -1108,20 +1175,32 @@ cdef class StreamParser:
                               "element longer than max_stanza_bytes")
         return R_NEED
 
-    cdef int _emit(self, Py_ssize_t start, list events) except -1:
-        cdef const unsigned char* p = self.buf
+    cdef int _need_token(self, Py_ssize_t start, Py_ssize_t lim) noexcept:
+        # An end tag, CDATA section or PI at depth 1: a token, not an element.
+        if self.blen > lim:
+            return self._fail(C_POLICY, self.base + start + self.max_stanza,
+                              "token longer than max_stanza_bytes")
+        return R_NEED
+
+    cdef inline int _emit(self, Py_ssize_t start, list events) except -1:
         cdef Py_ssize_t end = self.t_end
-        ns = self.cur_ns
-        name = self.cur_name
         events.append(_element_event(
-            ns, name, PyBytes_FromStringAndSize(<const char*>p + start, end - start),
-            self._header))
+            <PyObject*>self.cur_ns, <PyObject*>self.cur_name,
+            PyBytes_FromStringAndSize(<const char*>self.buf + start, end - start),
+            <PyObject*>self._header))
         self.level = 0
         self.pos = end
-        if self.pause_names is not None and name in self.pause_names \
-                and (ns, name) in self._pause_after:
+        if self.pause_names is not None:
+            return self._pause_at(end)
+        return R_OK
+
+    cdef int _pause_at(self, Py_ssize_t end) except -1:
+        """Pause after the element just emitted if pause_after names it."""
+        ns = self.cur_ns
+        name = self.cur_name
+        if name in self.pause_names and (ns, name) in self._pause_after:
             self._paused = True
-            self.unparsed = PyBytes_FromStringAndSize(<const char*>p + end, self.blen - end)
+            self.unparsed = PyBytes_FromStringAndSize(<const char*>self.buf + end, self.blen - end)
             self.received -= self.blen - end
             self.blen = end
             self.buf[end] = 0
@@ -1129,22 +1208,26 @@ cdef class StreamParser:
         return R_OK
 
     cdef inline int _push(self, Py_ssize_t level) except -1:
-        cdef Py_ssize_t newcap
-        cdef Py_ssize_t* a
-        cdef Py_ssize_t* b
         if level >= self.st_cap:
-            newcap = self.st_cap * 2 if self.st_cap else 8
-            a = <Py_ssize_t*>PyMem_Realloc(self.st_off, newcap * sizeof(Py_ssize_t))
-            if a == NULL:
-                raise MemoryError()
-            self.st_off = a
-            b = <Py_ssize_t*>PyMem_Realloc(self.st_len, newcap * sizeof(Py_ssize_t))
-            if b == NULL:
-                raise MemoryError()
-            self.st_len = b
-            self.st_cap = newcap
+            self._grow_stack()
         self.st_off[level] = self.t_name - <Py_ssize_t>(self.elem_start - self.base)
         self.st_len[level] = self.t_nlen
+        return 0
+
+    cdef int _grow_stack(self) except -1:
+        # Apart from _push so that _push stays small enough to be inlined.
+        cdef Py_ssize_t newcap = self.st_cap * 2 if self.st_cap else 8
+        cdef Py_ssize_t* a
+        cdef Py_ssize_t* b
+        a = <Py_ssize_t*>PyMem_Realloc(self.st_off, newcap * sizeof(Py_ssize_t))
+        if a == NULL:
+            raise MemoryError()
+        self.st_off = a
+        b = <Py_ssize_t*>PyMem_Realloc(self.st_len, newcap * sizeof(Py_ssize_t))
+        if b == NULL:
+            raise MemoryError()
+        self.st_len = b
+        self.st_cap = newcap
         return 0
 
     # -- inside a top-level element ----------------------------------------------------------
@@ -1161,7 +1244,7 @@ cdef class StreamParser:
         end = n if n <= lim else lim
         while True:
             i = self.pos
-            if self.pend == P_NONE and p[i] != 60:
+            if self.pend == P_NONE and (p[i] != 60 or i >= end):
                 # Plain text up to a '<' in one sweep; anything else goes the exact way.
                 k = i
                 while True:
@@ -1194,6 +1277,7 @@ cdef class StreamParser:
                 if k < end and p[k] == 60:
                     i = self.pos = k
                 else:
+                    # (A '<' at or past `end` is text's to wait for, too.)
                     self.pend = P_TEXT
                     self.scan = self.base + (k if k < end else end)
                     self.tbad = False
@@ -1204,11 +1288,6 @@ cdef class StreamParser:
                 if lt < 0:
                     return R_ERR
                 i = self.pos = lt
-            elif self.pend == P_NONE and (i >= end or p[i] != 60):
-                self.pend = P_TEXT
-                self.scan = self.base + i
-                self.tbad = False
-                continue
             # markup at i
             if i + 1 >= end:
                 return self._need_element(es, lim)
@@ -1586,60 +1665,89 @@ cdef class StreamParser:
                 return R_OK
         return self._judge_markup(lt, tend, C_NWF, "bad end tag")
 
-    cdef int _stag(self, Py_ssize_t lt, Py_ssize_t end, int where) except -1:
-        """A start tag at lt: R_OK with t_* set and all its rules checked; NEED; or an error."""
+    cdef inline int _stag(self, Py_ssize_t lt, Py_ssize_t end, int where) except -1:
+        """A start tag at lt: R_OK with t_* set and all its rules checked; NEED; or an error.
+
+        Kept small, with the rare paths in functions of their own, so that it
+        is inlined where start tags are read. The root (W_ROOT) and nested
+        elements (W_NESTED) come here; _root writes out the same steps for
+        top-level elements, ending with _top_names.
+        """
         cdef int r
-        cdef long long offset = self.base + lt
         if self.pend == P_STAG:
             if not self._track_quotes(end):
                 return R_NEED
         r = self._stag_strict(lt, end)
         if r != R_OK:
-            if self.pend != P_STAG:
-                self.pend = P_STAG
-                self.scan = offset + 1
-                self.quote = 0
-                if not self._track_quotes(end):
-                    return R_NEED
-            self.pend = P_NONE
-            if r == R_NEED:
-                self._fail(C_NWF, offset, "bad start tag")
-            return self._judge_markup(lt, <Py_ssize_t>(self.tok_end - self.base),
-                                      self.err_cond, self.err_msg)
+            return self._stag_judge(lt, end, r)
         self.pend = P_NONE
         if where == W_NESTED:
             if self.level + 1 > self.max_depth:
-                return self._fail(C_POLICY, offset, "elements nested deeper than max_depth")
+                return self._fail(C_POLICY, self.base + lt,
+                                  "elements nested deeper than max_depth")
             if self.t_colon < 0 and (self.t_kinds & ~((1 << A_PLAIN) | (1 << A_XML))) == 0:
                 return R_OK
             if self.t_colon < 0 and not self.t_impure and \
                     (self.t_kinds & ((1 << A_XMLNS_P) | (1 << A_PREFIXED))) == 0:
-                return self._check_default_decls(offset)
-            return self._namespaces(lt, where)
-        if where == W_TOP:
-            if self.t_colon < 0 and not self.t_impure and \
-                    (self.t_kinds & ((1 << A_XMLNS_P) | (1 << A_PREFIXED))) == 0:
-                if self.t_kinds & (1 << A_XMLNS):
-                    r = self._check_default_decls(offset)
-                    if r != R_OK:
-                        return r
-                self.cur_name = self._intern(self.t_name, self.t_nlen)
-                if self.t_kinds & (1 << A_XMLNS):
-                    self.cur_ns = self._top_default()
-                else:
-                    self.cur_ns = self.default_ns
+                if self.t_reserved:
+                    return self._check_default_decls(self.base + lt)
                 return R_OK
-            r = self._namespaces(lt, where)
-            if r != R_OK:
-                return r
-            self.cur_ns = self.t_ns
-            if self.t_colon >= 0:
-                self.cur_name = self._intern(self.t_colon + 1,
-                                             self.t_name + self.t_nlen - self.t_colon - 1)
-            else:
-                self.cur_name = self._intern(self.t_name, self.t_nlen)
-            return R_OK
+            return self._namespaces(lt, where)
         return R_OK
+
+    cdef int _stag_judge(self, Py_ssize_t lt, Py_ssize_t end, int r) except -1:
+        """The strict pass stopped (r): find the tag's end, then judge the whole tag."""
+        cdef long long offset = self.base + lt
+        if self.pend != P_STAG:
+            self.pend = P_STAG
+            self.scan = offset + 1
+            self.quote = 0
+            if not self._track_quotes(end):
+                return R_NEED
+        self.pend = P_NONE
+        if r == R_NEED:
+            self._fail(C_NWF, offset, "bad start tag")
+        return self._judge_markup(lt, <Py_ssize_t>(self.tok_end - self.base),
+                                  self.err_cond, self.err_msg)
+
+    cdef int _top_names(self, Py_ssize_t lt) except -1:
+        """Namespace and name of the top-level element whose start tag was just parsed."""
+        cdef int r
+        if self.t_colon < 0 and not self.t_impure and \
+                (self.t_kinds & ((1 << A_XMLNS_P) | (1 << A_PREFIXED))) == 0:
+            if self.t_reserved:
+                r = self._check_default_decls(self.base + lt)
+                if r != R_OK:
+                    return r
+            self._set_top_name(self.t_name, self.t_nlen)
+            if self.t_kinds & (1 << A_XMLNS):
+                self.cur_ns = self._top_default()
+            elif self.cur_ns is not self.default_ns:
+                self.cur_ns = self.default_ns
+            return R_OK
+        r = self._namespaces(lt, W_TOP)
+        if r != R_OK:
+            return r
+        self.cur_ns = self.t_ns
+        if self.t_colon >= 0:
+            self._set_top_name(self.t_colon + 1, self.t_name + self.t_nlen - self.t_colon - 1)
+        else:
+            self._set_top_name(self.t_name, self.t_nlen)
+        return R_OK
+
+    cdef inline int _set_top_name(self, Py_ssize_t start, Py_ssize_t n) except -1:
+        """cur_name = the str of buf[start:start+n], a top-level element's local name.
+
+        Most stanzas repeat the name of the one before (a run of messages): that
+        one is compared first, and kept without touching a reference count.
+        """
+        cdef PyObject* name = <PyObject*>self.cur_name
+        if (name != <PyObject*>None and PyUnicode_IS_ASCII(<object>name)
+                and PyUnicode_GET_LENGTH(<object>name) == n
+                and _same(<const unsigned char*>PyUnicode_DATA(<object>name), self.buf + start, n)):
+            return 0
+        self.cur_name = self._intern(start, n)
+        return 0
 
     cdef object _top_default(self):
         cdef Py_ssize_t k
@@ -1658,9 +1766,12 @@ cdef class StreamParser:
         for k in range(self.nattrs):
             a = &self.attrs[k]
             if a.kind == A_XMLNS:
-                if ((a.vlen == 36 and memcmp(p + a.val, XML_NS_BYTES, 36) == 0)
-                        or (a.vlen == 29 and memcmp(p + a.val, XMLNS_NS_BYTES, 29) == 0)):
-                    return self._fail(C_NWF, offset, "a reserved namespace declared as default")
+                # The messages of _namespaces (and of the pure twin) for these URIs.
+                if a.vlen == 36 and memcmp(p + a.val, XML_NS_BYTES, 36) == 0:
+                    return self._fail(C_NWF, offset,
+                                      "the XML namespace bound to a prefix other than 'xml'")
+                if a.vlen == 29 and memcmp(p + a.val, XMLNS_NS_BYTES, 29) == 0:
+                    return self._fail(C_NWF, offset, "the xmlns namespace cannot be declared")
         return R_OK
 
     cdef bint _track_quotes(self, Py_ssize_t end) noexcept:
@@ -1706,9 +1817,28 @@ cdef class StreamParser:
         cdef unsigned int bits
         cdef Attr* a
         cdef Attr* b
+        # One bit per attribute name seen, picked by its length and last byte: a
+        # name whose bit is clear cannot repeat an earlier one, so the pairwise
+        # comparison runs only on a (rare) shared bit.
+        cdef uint64_t names_seen = 0, name_bit
+        cdef uint64_t word
+        cdef Py_ssize_t n
+        cdef unsigned int slot
         self.t_impure = 0
+        self.t_reserved = 0
         i = lt + 1
-        if xw_cc[p[i]] & CC_NAMESTART:
+        # A name met before: the same bytes, then a byte that ends a plain name.
+        memcpy(&word, p + i, 8)
+        slot = (<uint32_t>word * 0x9E3779B1u) >> 28
+        n = self.known_len[slot]
+        c = p[i + n]
+        if (n and (word & NAME_MASK[n]) == self.known_word[slot]
+                and not (xw_cc[c] & CC_NAME) and c != 58 and c < 0x80):
+            i += n
+            el_colon = -1
+            if i >= end:
+                return R_NEED
+        elif xw_cc[p[i]] & CC_NAMESTART:
             i += 1
             while xw_cc[p[i]] & CC_NAME:
                 i += 1
@@ -1720,6 +1850,10 @@ cdef class StreamParser:
                 el_colon = -1
                 if i >= end:
                     return R_NEED
+                n = i - lt - 1
+                if n <= 8:
+                    self.known_word[slot] = word & NAME_MASK[n]
+                    self.known_len[slot] = <unsigned char>n
         else:
             i = self._qname(lt + 1, end)
             el_colon = self.t_colon
@@ -1776,10 +1910,13 @@ cdef class StreamParser:
             if alen > self.max_name:
                 return self._fail(C_POLICY, offset, "attribute name longer than max_name_bytes")
             if nattr < DUP_LINEAR:
-                for k in range(nattr):
-                    b = &self.attrs[k]
-                    if b.nlen == alen and p[b.name] == p[an] and _same(p + b.name, p + an, alen):
-                        return self._fail(C_NWF, offset, "duplicate attribute")
+                name_bit = (<uint64_t>1) << ((p[i - 1] ^ (alen << 2)) & 63)
+                if names_seen & name_bit:
+                    for k in range(nattr):
+                        b = &self.attrs[k]
+                        if b.nlen == alen and _same(p + b.name, p + an, alen):
+                            return self._fail(C_NWF, offset, "duplicate attribute")
+                names_seen |= name_bit
             else:
                 r = self._seen_attribute(nattr, an, alen)
                 if r < 0:
@@ -1790,22 +1927,32 @@ cdef class StreamParser:
                 return self._fail(C_POLICY, offset, "more attributes than max_attributes")
             if nattr >= self.attrs_cap:
                 self._grow_attrs()
-            i = _skip_ws(p, i)
-            if i >= end:
-                return R_NEED
-            if p[i] != 61:
-                return self._fail(C_NWF, offset, "attribute without '='")
-            i = _skip_ws(p, i + 1)
-            if i >= end:
-                return R_NEED
+            # `name='` with nothing between is the common case: no whitespace
+            # scan. (i < end here: the name scan stopped before end.)
+            if p[i] == 61:
+                i += 1
+            else:
+                i = _skip_ws(p, i)
+                if i >= end:
+                    return R_NEED
+                if p[i] != 61:
+                    return self._fail(C_NWF, offset, "attribute without '='")
+                i += 1
+            # No end check when the quote follows at once: a quote at or past
+            # `end` makes the value scan below answer R_NEED.
             quote = p[i]
             if quote != 39 and quote != 34:
-                return self._fail(C_NWF, offset, "unquoted attribute value")
+                i = _skip_ws(p, i)
+                if i >= end:
+                    return R_NEED
+                quote = p[i]
+                if quote != 39 and quote != 34:
+                    return self._fail(C_NWF, offset, "unquoted attribute value")
             vs = i + 1
             k = vs
             plain = 1
             while True:
-                bits = xw_special16(p + k, quote)
+                bits = xw_value16(p + k)
                 if bits == 0:
                     k += 16
                     continue
@@ -1815,7 +1962,10 @@ cdef class StreamParser:
                 c = p[k]
                 if c == quote:
                     break
-                if c == 38:
+                if c == 39 or c == 34:
+                    # The other quote: part of the value.
+                    k += 1
+                elif c == 38:
                     plain = 0
                     r = _reference(p, k, end, &after)
                     if r == REF_OK:
@@ -1860,6 +2010,9 @@ cdef class StreamParser:
                     kind = A_XMLNS
                     if not plain:
                         self.t_impure = 1
+                    if k - vs == 36 or k - vs == 29:
+                        # The length of a reserved URI: _check_default_decls looks.
+                        self.t_reserved = 1
                 else:
                     kind = A_PLAIN
             elif colon == an + 5 and memcmp(p + an, b"xmlns", 5) == 0:

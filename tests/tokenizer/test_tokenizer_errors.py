@@ -618,6 +618,28 @@ def test_end_of_input_after_an_earlier_error_reports_the_earlier_one(StreamParse
     assert (info.value.condition, info.value.offset) == ("restricted-xml", len(IN_BODY))
 
 
+@pytest.mark.parametrize("before", [HEADER, IN_MESSAGE], ids=["top-level", "nested"])
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        (
+            b"http://www.w3.org/XML/1998/namespace",
+            "the XML namespace bound to a prefix other than 'xml'",
+        ),
+        (b"http://www.w3.org/2000/xmlns/", "the xmlns namespace cannot be declared"),
+    ],
+    ids=["xml", "xmlns"],
+)
+def test_a_reserved_uri_as_default_namespace_is_named_in_the_error(
+    StreamParser, before, uri, message
+):
+    # The twins say the same, whichever of their paths reads the declaration.
+    with pytest.raises(RemoteProtocolError) as info:
+        StreamParser().feed(before + b"<x a='1' xmlns='" + uri + b"'/>")
+    assert (info.value.condition, info.value.offset) == ("not-well-formed", len(before))
+    assert str(info.value).startswith(message + " (")
+
+
 # -- sweeps against independent oracles ----------------------------------------------------------
 
 

@@ -173,6 +173,20 @@ def test_the_roots_end_tag_counts_from_its_lt(StreamParser):
     assert bad.error == ("policy-violation", S + 20)
 
 
+@pytest.mark.parametrize(
+    "token",
+    [b"</stream:stream     >", b"<![CDATA[" + b"c" * 29 + b"]]>", b"<?" + b"a" * 30 + b" ?>"],
+    ids=["end-tag", "cdata", "pi"],
+)
+def test_a_depth_1_token_over_the_limit_is_called_a_token(StreamParser, token):
+    # The twins' messages agree too: a token at depth 1 is not an element.
+    limits = Limits(max_stanza_bytes=20)
+    with pytest.raises(RemoteProtocolError) as caught:
+        StreamParser(limits=limits).feed(HEADER + token)
+    assert (caught.value.condition, caught.value.offset) == ("policy-violation", S + 20)
+    assert str(caught.value).startswith("token longer than max_stanza_bytes")
+
+
 def test_whitespace_between_stanzas_has_no_limit(StreamParser):
     limits = Limits(max_stanza_bytes=16)
     data = HEADER + b" " * 1000 + b"<a/>" + b"\n" * 1000 + CLOSE
