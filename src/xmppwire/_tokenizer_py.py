@@ -689,6 +689,8 @@ class StreamParser:
         self._element_pattern, self._tag_pattern = _fast_pattern(limits)
         self._cut_group = self._element_pattern.groupindex["cut"]
         self._wide_pattern: re.Pattern[bytes] | None = None
+        # Plain elements in a row before the fast pattern is tried again (see _fast_path).
+        self._plain_needed = 4
         self._clear()
 
     # -- public API -------------------------------------------------------------------------
@@ -1477,7 +1479,7 @@ class StreamParser:
         # Elements in a row that need nothing the wide pattern adds, before the fast one is
         # tried again; doubled each time it fails at once (as it does for deep elements,
         # which look plain).
-        plain_needed = 4
+        plain_needed = self._plain_needed
         back_at = -1
         cut = False
         max_stanza = self._limits.max_stanza_bytes
@@ -1517,7 +1519,7 @@ class StreamParser:
                     break
                 if not in_wide:
                     if i == back_at:
-                        plain_needed = min(plain_needed * 2, 64)
+                        plain_needed = self._plain_needed = min(plain_needed * 2, 64)
                     if wide is None:
                         wide = _wide_pattern(self._limits)
                         if wide is not None:
@@ -1567,16 +1569,14 @@ class StreamParser:
                 i = match.start(2)
                 last = None
                 break
+            named = None
             if in_wide:
-                # Plain: no name but ASCII ones without a prefix, nor any declared.
-                if (
-                    match.group(plain_group) is not None
-                    and b"xmlns:" not in raw
-                    and b":" not in name_bytes
-                    and name_bytes.isascii()
-                ):
-                    ns, name = self._plain_names(name_bytes, attrs)
-                    plain_run += 1
+                # Plain below the outermost tag: no name but ASCII ones without a prefix,
+                # nor any prefix declared.
+                below_plain = match.group(plain_group) is not None and b"xmlns:" not in raw
+                if below_plain and b":" not in name_bytes and name_bytes.isascii():
+                    # (a CDATA section is no reason to name it otherwise, but one to stay)
+                    plain_run = 0 if b"<![CDATA[" in raw else plain_run + 1
                     if plain_run >= plain_needed:
                         back_at = match.end()
                         scanner = fast.scanner(buf, back_at, done)
@@ -1585,15 +1585,14 @@ class StreamParser:
                         in_wide = False
                 else:
                     plain_run = 0
-                    named = self._wide_names(raw, name_bytes, attrs)
+                    named = self._wide_names(raw, name_bytes, attrs, below_plain)
                     if named is None:
                         # Something the walk must judge: it begins where this element does.
                         i = match.start(2)
                         last = None
                         element_at = _no_match
                         continue
-                    ns, name = named
-            else:
+            if named is None:
                 try:
                     name = names[name_bytes]
                 except KeyError:
@@ -1612,6 +1611,8 @@ class StreamParser:
                             ns = attribute_value(uri.decode("utf-8", "replace"))
                             if len(namespaces) < 256:
                                 namespaces[uri] = ns
+            else:
+                ns, name = named
             # Built without the generated __init__, which costs as much again. The
             # attributes are read from this match's bytes when first asked for.
             if shells:
@@ -1662,20 +1663,9 @@ class StreamParser:
                 return False
         return checked < 0
 
-    def _plain_names(self, name_bytes: bytes, attrs: bytes) -> tuple[str, str]:
-        """The namespace and name of an element whose names are plain, as the fast path has them."""
-        name = _NAMES.get(name_bytes) or name_bytes.decode("ascii")
-        ns = self._header_scope.get(None, "")
-        if b"xmlns" in attrs:
-            declared = _FAST_XMLNS.match(attrs)
-            if declared is not None:
-                single, double = declared.group(1, 2)
-                ns = attribute_value(
-                    (single if double is None else double).decode("utf-8", "replace")
-                )
-        return ns, name
-
-    def _wide_names(self, raw: bytes, name_bytes: bytes, attrs: bytes) -> tuple[str, str] | None:
+    def _wide_names(
+        self, raw: bytes, name_bytes: bytes, attrs: bytes, below_plain: bool
+    ) -> tuple[str, str] | None:
         """The namespace and name of an element the wide pattern matched, or None.
 
         None when its names are not all fine QNames or its prefixes not all bound where
@@ -1693,11 +1683,15 @@ class StreamParser:
         prefix, local = parts
         header_scope = self._header_scope
         below = 1 + len(name_bytes) + len(attrs)
-        if raw.find(b"xmlns:", below) >= 0:
+        if below_plain:
+            # Nothing below the outermost tag to judge (``below_plain``: the pattern
+            # found every name there plain, and no prefix is declared in the element).
+            names: list[bytes] = []
+        elif raw.find(b"xmlns:", below) >= 0:
             # A prefix declared below the outermost tag is in scope in a subtree only.
             if not self._wide_scopes(raw, header_scope):
                 return None
-            names: list[bytes] = []
+            names = []
         else:
             names = _WIDE_START_TAG.findall(raw, below)
         # Each name with a prefix or other than ASCII is judged, and each prefix must be
