@@ -1240,6 +1240,7 @@ cdef class StreamParser:
         cdef uint32_t cp
         cdef unsigned int bits
         cdef int r
+        cdef bint sweep
         lim = self._limit_index(es)
         end = n if n <= lim else lim
         while True:
@@ -1247,33 +1248,40 @@ cdef class StreamParser:
             if self.pend == P_NONE and (p[i] != 60 or i >= end):
                 # Plain text up to a '<' in one sweep; anything else goes the exact way.
                 k = i
-                while True:
-                    bits = xw_special16(p + k, 93)
-                    if bits == 0:
-                        k += 16
-                        continue
-                    k += xw_ctz32(bits)
-                    c = p[k]
-                    if not (xw_cc[c] & CC_TEXT):
-                        k += 1
-                        continue
-                    if k >= end:
-                        break
-                    if c == 60:
-                        break
-                    if c == 38:
-                        if _reference(p, k, end, &after) != REF_OK:
+                sweep = True
+                if p[k] == 10:
+                    # Indentation before a child or an end tag, newline and a run
+                    # of spaces or tabs: often no sweep at all.
+                    k += 1 + xw_indent(p + k + 1)
+                    sweep = p[k] != 60
+                if sweep:
+                    while True:
+                        bits = xw_special16(p + k, 93)
+                        if bits == 0:
+                            k += 16
+                            continue
+                        k += xw_ctz32(bits)
+                        c = p[k]
+                        if not (xw_cc[c] & CC_TEXT):
+                            k += 1
+                            continue
+                        if k >= end:
                             break
-                        k = after
-                    elif c >= 0x80:
-                        r = utf8_decode(p, k, end, &cp)
-                        if r <= 0 or cp == 0xFFFE or cp == 0xFFFF:
+                        if c == 60:
                             break
-                        k += r
-                    elif c == 93 and p[k + 1] != 93 and k + 1 < end:
-                        k += 1
-                    else:
-                        break
+                        if c == 38:
+                            if _reference(p, k, end, &after) != REF_OK:
+                                break
+                            k = after
+                        elif c >= 0x80:
+                            r = utf8_decode(p, k, end, &cp)
+                            if r <= 0 or cp == 0xFFFE or cp == 0xFFFF:
+                                break
+                            k += r
+                        elif c == 93 and p[k + 1] != 93 and k + 1 < end:
+                            k += 1
+                        else:
+                            break
                 if k < end and p[k] == 60:
                     i = self.pos = k
                 else:
