@@ -75,7 +75,11 @@ cdef extern from *:
        time, so a run of indentation costs no branch per byte. Stops at any other
        byte, the NUL after the data included. */
     static CYTHON_INLINE Py_ssize_t xw_ws_run(const unsigned char *p) {
-        const unsigned char *q = p;
+        /* Indentation is mostly one run of spaces or tabs, shorter than 8:
+           counted in a word, with no vector constants to load. */
+        Py_ssize_t run = xw_indent(p);
+        const unsigned char *q = p + run;
+        if (run < 8 && *q != 0x20 && *q != 0x0A && *q != 0x09 && *q != 0x0D) return run;
         for (;;) {
             __m128i v = _mm_loadu_si128((const __m128i *)q);
             __m128i ws = _mm_or_si128(
