@@ -184,6 +184,8 @@ DEF SLACK = 32
 cdef long long LIMIT_CAP = 1LL << 60
 # Element names checked before, kept to skip their character checks: slots.
 DEF KNOWN_SLOTS = 16
+# Whitespace runs between elements up to this many bytes keep their event for reuse.
+DEF WS_KEEP = 16
 # NAME_MASK[n] keeps the first n bytes of an 8-byte word read from memory,
 # whatever the byte order.
 cdef uint64_t NAME_MASK[9]
@@ -536,6 +538,8 @@ cdef class StreamParser:
     cdef uint64_t known_word[KNOWN_SLOTS]
     cdef unsigned char known_len[KNOWN_SLOTS]    # 0: a free slot
     cdef dict _own              # declarations of the start tag just parsed
+    cdef bytes ws_raw           # the last short whitespace run between elements
+    cdef object ws_event        # and its event, handed out again for the same bytes
     cdef object t_ns            # its namespace, when resolved by _namespaces
 
     def __cinit__(self):
@@ -1093,8 +1097,7 @@ cdef class StreamParser:
             if xw_cc[c] & CC_WS:
                 # (The NUL after the data ends the run.)
                 j = i + 1 + xw_ws_run(p + i + 1)
-                events.append(_raw_event(WS_TYPE, WS_OFFSETS,
-                                         PyBytes_FromStringAndSize(<const char*>p + i, j - i)))
+                events.append(self._whitespace_event(i, j))
                 i = self.pos = j
                 continue
             if c != 60:
@@ -1162,6 +1165,26 @@ cdef class StreamParser:
             self.pos = self.t_end
             # Straight on into the element, rather than through _run's loop.
             return self._element(events)
+
+    cdef inline object _whitespace_event(self, Py_ssize_t start, Py_ssize_t end):
+        """The event for the whitespace p[start:end] between top-level elements.
+
+        Mostly the same newline between each two stanzas: the event, immutable,
+        is made once and handed out again for the same bytes, rather than one
+        new object per stanza. Only short runs are kept, so that an idle parser
+        holds no large one.
+        """
+        cdef bytes raw = self.ws_raw
+        cdef Py_ssize_t n = end - start
+        if (raw is not None and PyBytes_GET_SIZE(raw) == n
+                and memcmp(PyBytes_AS_STRING(raw), self.buf + start, n) == 0):
+            return self.ws_event
+        raw = PyBytes_FromStringAndSize(<const char*>self.buf + start, n)
+        event = _raw_event(WS_TYPE, WS_OFFSETS, raw)
+        if n <= WS_KEEP:
+            self.ws_raw = raw
+            self.ws_event = event
+        return event
 
     cdef inline Py_ssize_t _limit_index(self, Py_ssize_t start) noexcept:
         cdef long long lim = start + self.max_stanza
