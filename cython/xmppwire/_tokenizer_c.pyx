@@ -84,6 +84,29 @@ cdef extern from *:
         return obj;
     }
 
+    /* An empty list with room for n items, for the events of one feed(): a
+       list grown from empty is reallocated three or four times over a 4 KiB
+       feed of stanzas. */
+    static PyObject *xw_list_with_room(Py_ssize_t n) {
+        PyObject *list = PyList_New(n);
+        if (list != NULL) Py_SET_SIZE(list, 0);
+        return list;
+    }
+
+    /* Append to such a list: into its room while there is some. (Cython's own
+       append takes that path only once the list is more than half full, and
+       PyList_Append would give the room back.) */
+    static CYTHON_INLINE int xw_list_add(PyObject *list, PyObject *item) {
+        Py_ssize_t n = Py_SIZE(list);
+        if (n < ((PyListObject *)list)->allocated) {
+            Py_INCREF(item);
+            PyList_SET_ITEM(list, n, item);
+            Py_SET_SIZE(list, n + 1);
+            return 0;
+        }
+        return PyList_Append(list, item);
+    }
+
     /* One spare buffer of MIN_CAPACITY bytes per process: a parser left holding
        nothing parks its buffer here and the next one to need a buffer takes it,
        so idle streams hold no buffer and a stream fed one stanza at a time does
@@ -99,6 +122,8 @@ cdef extern from *:
     Py_ssize_t xw_member_offset(object descr)
     void* xw_swap_spare(void* p) noexcept nogil
     object xw_new_slots(PyTypeObject* type, int n, const Py_ssize_t* offsets, PyObject** values)
+    list xw_list_with_room(Py_ssize_t n)
+    int xw_list_add(list events, object item) except -1
 
 
 # Conditions
@@ -186,6 +211,9 @@ cdef long long LIMIT_CAP = 1LL << 60
 DEF KNOWN_SLOTS = 16
 # Whitespace runs between elements up to this many bytes keep their event for reuse.
 DEF WS_KEEP = 16
+# Room for the events of a 4 KiB feed of small stanzas (and their whitespace) in the
+# list feed() returns.
+DEF EVENTS_ROOM = 32
 # NAME_MASK[n] keeps the first n bytes of an 8-byte word read from memory,
 # whatever the byte order.
 cdef uint64_t NAME_MASK[9]
@@ -639,7 +667,7 @@ cdef class StreamParser:
                 )
             if self._paused:
                 raise LocalProtocolError("the parser is paused: take_unparsed(), then reset()")
-            events = []
+            events = xw_list_with_room(EVENTS_ROOM)
             if type(data) is bytes:
                 if PyBytes_GET_SIZE(data) == 0:
                     return self._end_of_input()
@@ -1097,7 +1125,7 @@ cdef class StreamParser:
             if xw_cc[c] & CC_WS:
                 # (The NUL after the data ends the run.)
                 j = i + 1 + xw_ws_run(p + i + 1)
-                events.append(self._whitespace_event(i, j))
+                xw_list_add(events, self._whitespace_event(i, j))
                 i = self.pos = j
                 continue
             if c != 60:
@@ -1207,7 +1235,7 @@ cdef class StreamParser:
 
     cdef inline int _emit(self, Py_ssize_t start, list events) except -1:
         cdef Py_ssize_t end = self.t_end
-        events.append(_element_event(
+        xw_list_add(events, _element_event(
             <PyObject*>self.cur_ns, <PyObject*>self.cur_name,
             PyBytes_FromStringAndSize(<const char*>self.buf + start, end - start),
             <PyObject*>self._header))
