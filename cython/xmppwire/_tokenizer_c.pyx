@@ -1951,13 +1951,20 @@ cdef class StreamParser:
                 while xw_cc[p[i]] & CC_NAME:
                     i += 1
                 c = p[i]
+                colon = -1
+                if c == 58 and xw_cc[p[i + 1]] & CC_NAMESTART:
+                    # A prefixed ASCII name (xml:lang, xmlns:stream): its local
+                    # part the same way, rather than _qname's byte-by-byte rescan.
+                    colon = i
+                    i += 2
+                    while xw_cc[p[i]] & CC_NAME:
+                        i += 1
+                    c = p[i]
                 if c == 58 or c >= 0x80:
                     i = self._qname(an, end)
                     colon = self.t_colon
-                else:
-                    colon = -1
-                    if i >= end:
-                        return R_NEED
+                elif i >= end:
+                    return R_NEED
             else:
                 i = self._qname(an, end)
                 colon = self.t_colon
