@@ -308,6 +308,11 @@ MESSAGE_CASES = [
     (b"<1message/>", "bad element name"),
     (b"< message/>", "bad element name"),
     (b"<message 1to='a'/>", "bad attribute name"),
+    # prefixed names: the local part is scanned apart from the prefix
+    (b"<message xml:1a='x'/>", "bad attribute name"),
+    (b"<message xml:='x'/>", "bad attribute name"),
+    (b"<message a:b:c='x'/>", "bad attribute name"),
+    (b"<message xml:lang\t='en' xml:lang='de'/>", "duplicate attribute"),
     (
         b"<message xmlns:p='u' xmlns:q='u' p:a='1' q:a='2'/>",
         "duplicate attribute after namespace resolution",
