@@ -305,6 +305,12 @@ MESSAGE_CASES = [
     (b"<message><body>&#0;</body></message>", "bad reference"),
     (b"<message><body>&nbsp;</body></message>", "reference to an undefined entity"),
     (b"<message><![CDATA[\x01]]></message>", "illegal character in CDATA"),
+    # near misses of the predefined entities
+    (b"<message><body>&amp </body></message>", "bad reference"),
+    (b"<message><body>&ampx;</body></message>", "reference to an undefined entity"),
+    (b"<message><body>&lt&gt;</body></message>", "bad reference"),
+    (b"<message to='&apos'/>", "bad reference in an attribute value"),
+    (b"<message to='&quote;'/>", "reference to an undefined entity"),
     (b"<1message/>", "bad element name"),
     (b"< message/>", "bad element name"),
     (b"<message 1to='a'/>", "bad attribute name"),
