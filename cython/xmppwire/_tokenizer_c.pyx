@@ -84,6 +84,29 @@ cdef extern from *:
         return obj;
     }
 
+    /* An empty list with room for n items, for the events of one feed(): a
+       list grown from empty is reallocated three or four times over a 4 KiB
+       feed of stanzas. */
+    static PyObject *xw_list_with_room(Py_ssize_t n) {
+        PyObject *list = PyList_New(n);
+        if (list != NULL) Py_SET_SIZE(list, 0);
+        return list;
+    }
+
+    /* Append to such a list: into its room while there is some. (Cython's own
+       append takes that path only once the list is more than half full, and
+       PyList_Append would give the room back.) */
+    static CYTHON_INLINE int xw_list_add(PyObject *list, PyObject *item) {
+        Py_ssize_t n = Py_SIZE(list);
+        if (n < ((PyListObject *)list)->allocated) {
+            Py_INCREF(item);
+            PyList_SET_ITEM(list, n, item);
+            Py_SET_SIZE(list, n + 1);
+            return 0;
+        }
+        return PyList_Append(list, item);
+    }
+
     /* One spare buffer of MIN_CAPACITY bytes per process: a parser left holding
        nothing parks its buffer here and the next one to need a buffer takes it,
        so idle streams hold no buffer and a stream fed one stanza at a time does
@@ -99,6 +122,8 @@ cdef extern from *:
     Py_ssize_t xw_member_offset(object descr)
     void* xw_swap_spare(void* p) noexcept nogil
     object xw_new_slots(PyTypeObject* type, int n, const Py_ssize_t* offsets, PyObject** values)
+    list xw_list_with_room(Py_ssize_t n)
+    int xw_list_add(list events, object item) except -1
 
 
 # Conditions
@@ -184,6 +209,11 @@ DEF SLACK = 32
 cdef long long LIMIT_CAP = 1LL << 60
 # Element names checked before, kept to skip their character checks: slots.
 DEF KNOWN_SLOTS = 16
+# Whitespace runs between elements up to this many bytes keep their event for reuse.
+DEF WS_KEEP = 16
+# Room for the events of a 4 KiB feed of small stanzas (and their whitespace) in the
+# list feed() returns.
+DEF EVENTS_ROOM = 32
 # NAME_MASK[n] keeps the first n bytes of an 8-byte word read from memory,
 # whatever the byte order.
 cdef uint64_t NAME_MASK[9]
@@ -383,6 +413,23 @@ cdef int _reference(const unsigned char* p, Py_ssize_t i, Py_ssize_t end,
     if j >= end:
         return REF_NEED
     c = p[j]
+    # The five predefined entities, the usual ones by far, whole before `end`:
+    # a compare or two rather than the name scan below (same answers).
+    if c == 108 or c == 103:  # &lt; &gt;
+        if i + 4 <= end and p[i + 2] == 116 and p[i + 3] == 59:
+            after[0] = i + 4
+            return REF_OK
+    elif c == 97:  # &amp; &apos;
+        if i + 5 <= end and memcmp(p + i + 2, b"mp;", 3) == 0:
+            after[0] = i + 5
+            return REF_OK
+        if i + 6 <= end and memcmp(p + i + 2, b"pos;", 4) == 0:
+            after[0] = i + 6
+            return REF_OK
+    elif c == 113:  # &quot;
+        if i + 6 <= end and memcmp(p + i + 2, b"uot;", 4) == 0:
+            after[0] = i + 6
+            return REF_OK
     if c == 35:  # '#'
         j += 1
         if j >= end:
@@ -536,6 +583,8 @@ cdef class StreamParser:
     cdef uint64_t known_word[KNOWN_SLOTS]
     cdef unsigned char known_len[KNOWN_SLOTS]    # 0: a free slot
     cdef dict _own              # declarations of the start tag just parsed
+    cdef bytes ws_raw           # the last short whitespace run between elements
+    cdef object ws_event        # and its event, handed out again for the same bytes
     cdef object t_ns            # its namespace, when resolved by _namespaces
 
     def __cinit__(self):
@@ -635,7 +684,7 @@ cdef class StreamParser:
                 )
             if self._paused:
                 raise LocalProtocolError("the parser is paused: take_unparsed(), then reset()")
-            events = []
+            events = xw_list_with_room(EVENTS_ROOM)
             if type(data) is bytes:
                 if PyBytes_GET_SIZE(data) == 0:
                     return self._end_of_input()
@@ -1093,8 +1142,7 @@ cdef class StreamParser:
             if xw_cc[c] & CC_WS:
                 # (The NUL after the data ends the run.)
                 j = i + 1 + xw_ws_run(p + i + 1)
-                events.append(_raw_event(WS_TYPE, WS_OFFSETS,
-                                         PyBytes_FromStringAndSize(<const char*>p + i, j - i)))
+                xw_list_add(events, self._whitespace_event(i, j))
                 i = self.pos = j
                 continue
             if c != 60:
@@ -1163,6 +1211,26 @@ cdef class StreamParser:
             # Straight on into the element, rather than through _run's loop.
             return self._element(events)
 
+    cdef inline object _whitespace_event(self, Py_ssize_t start, Py_ssize_t end):
+        """The event for the whitespace p[start:end] between top-level elements.
+
+        Mostly the same newline between each two stanzas: the event, immutable,
+        is made once and handed out again for the same bytes, rather than one
+        new object per stanza. Only short runs are kept, so that an idle parser
+        holds no large one.
+        """
+        cdef bytes raw = self.ws_raw
+        cdef Py_ssize_t n = end - start
+        if (raw is not None and PyBytes_GET_SIZE(raw) == n
+                and memcmp(PyBytes_AS_STRING(raw), self.buf + start, n) == 0):
+            return self.ws_event
+        raw = PyBytes_FromStringAndSize(<const char*>self.buf + start, n)
+        event = _raw_event(WS_TYPE, WS_OFFSETS, raw)
+        if n <= WS_KEEP:
+            self.ws_raw = raw
+            self.ws_event = event
+        return event
+
     cdef inline Py_ssize_t _limit_index(self, Py_ssize_t start) noexcept:
         cdef long long lim = start + self.max_stanza
         if lim > self.blen:
@@ -1184,7 +1252,7 @@ cdef class StreamParser:
 
     cdef inline int _emit(self, Py_ssize_t start, list events) except -1:
         cdef Py_ssize_t end = self.t_end
-        events.append(_element_event(
+        xw_list_add(events, _element_event(
             <PyObject*>self.cur_ns, <PyObject*>self.cur_name,
             PyBytes_FromStringAndSize(<const char*>self.buf + start, end - start),
             <PyObject*>self._header))
@@ -1240,6 +1308,7 @@ cdef class StreamParser:
         cdef uint32_t cp
         cdef unsigned int bits
         cdef int r
+        cdef bint sweep
         lim = self._limit_index(es)
         end = n if n <= lim else lim
         while True:
@@ -1247,33 +1316,40 @@ cdef class StreamParser:
             if self.pend == P_NONE and (p[i] != 60 or i >= end):
                 # Plain text up to a '<' in one sweep; anything else goes the exact way.
                 k = i
-                while True:
-                    bits = xw_special16(p + k, 93)
-                    if bits == 0:
-                        k += 16
-                        continue
-                    k += xw_ctz32(bits)
-                    c = p[k]
-                    if not (xw_cc[c] & CC_TEXT):
-                        k += 1
-                        continue
-                    if k >= end:
-                        break
-                    if c == 60:
-                        break
-                    if c == 38:
-                        if _reference(p, k, end, &after) != REF_OK:
+                sweep = True
+                if p[k] == 10:
+                    # Indentation before a child or an end tag, newline and a run
+                    # of spaces or tabs: often no sweep at all.
+                    k += 1 + xw_indent(p + k + 1)
+                    sweep = p[k] != 60
+                if sweep:
+                    while True:
+                        bits = xw_special16(p + k, 93)
+                        if bits == 0:
+                            k += 16
+                            continue
+                        k += xw_ctz32(bits)
+                        c = p[k]
+                        if not (xw_cc[c] & CC_TEXT):
+                            k += 1
+                            continue
+                        if k >= end:
                             break
-                        k = after
-                    elif c >= 0x80:
-                        r = utf8_decode(p, k, end, &cp)
-                        if r <= 0 or cp == 0xFFFE or cp == 0xFFFF:
+                        if c == 60:
                             break
-                        k += r
-                    elif c == 93 and p[k + 1] != 93 and k + 1 < end:
-                        k += 1
-                    else:
-                        break
+                        if c == 38:
+                            if _reference(p, k, end, &after) != REF_OK:
+                                break
+                            k = after
+                        elif c >= 0x80:
+                            r = utf8_decode(p, k, end, &cp)
+                            if r <= 0 or cp == 0xFFFE or cp == 0xFFFF:
+                                break
+                            k += r
+                        elif c == 93 and p[k + 1] != 93 and k + 1 < end:
+                            k += 1
+                        else:
+                            break
                 if k < end and p[k] == 60:
                     i = self.pos = k
                 else:
@@ -1892,13 +1968,20 @@ cdef class StreamParser:
                 while xw_cc[p[i]] & CC_NAME:
                     i += 1
                 c = p[i]
+                colon = -1
+                if c == 58 and xw_cc[p[i + 1]] & CC_NAMESTART:
+                    # A prefixed ASCII name (xml:lang, xmlns:stream): its local
+                    # part the same way, rather than _qname's byte-by-byte rescan.
+                    colon = i
+                    i += 2
+                    while xw_cc[p[i]] & CC_NAME:
+                        i += 1
+                    c = p[i]
                 if c == 58 or c >= 0x80:
                     i = self._qname(an, end)
                     colon = self.t_colon
-                else:
-                    colon = -1
-                    if i >= end:
-                        return R_NEED
+                elif i >= end:
+                    return R_NEED
             else:
                 i = self._qname(an, end)
                 colon = self.t_colon

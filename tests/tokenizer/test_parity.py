@@ -305,9 +305,20 @@ MESSAGE_CASES = [
     (b"<message><body>&#0;</body></message>", "bad reference"),
     (b"<message><body>&nbsp;</body></message>", "reference to an undefined entity"),
     (b"<message><![CDATA[\x01]]></message>", "illegal character in CDATA"),
+    # near misses of the predefined entities
+    (b"<message><body>&amp </body></message>", "bad reference"),
+    (b"<message><body>&ampx;</body></message>", "reference to an undefined entity"),
+    (b"<message><body>&lt&gt;</body></message>", "bad reference"),
+    (b"<message to='&apos'/>", "bad reference in an attribute value"),
+    (b"<message to='&quote;'/>", "reference to an undefined entity"),
     (b"<1message/>", "bad element name"),
     (b"< message/>", "bad element name"),
     (b"<message 1to='a'/>", "bad attribute name"),
+    # prefixed names: the local part is scanned apart from the prefix
+    (b"<message xml:1a='x'/>", "bad attribute name"),
+    (b"<message xml:='x'/>", "bad attribute name"),
+    (b"<message a:b:c='x'/>", "bad attribute name"),
+    (b"<message xml:lang\t='en' xml:lang='de'/>", "duplicate attribute"),
     (
         b"<message xmlns:p='u' xmlns:q='u' p:a='1' q:a='2'/>",
         "duplicate attribute after namespace resolution",

@@ -191,6 +191,19 @@ def test_whitespace_is_reported_as_soon_as_it_arrives(StreamParser):
     assert parser.feed(b"<presence/>\n")[1] == WhitespaceReceived(raw=b"\n")
 
 
+def test_each_whitespace_event_carries_its_own_run_when_runs_repeat(StreamParser):
+    runs = [b"\n", b"\n", b"\n\n", b"\n", b" " * 40, b" " * 40, b"\t", b"\n", b" " * 39]
+    data = b"".join(b"<presence/>" + run for run in runs)
+    for chunks in ([data], [data[:30], data[30:]], [data[i : i + 1] for i in range(len(data))]):
+        parser = StreamParser()
+        parser.feed(HEADER)
+        events = [e for chunk in chunks for e in parser.feed(chunk)]
+        whitespace = [e.raw for e in events if type(e) is WhitespaceReceived]
+        assert b"".join(whitespace) == b"".join(runs)
+        if len(chunks) == 1:
+            assert whitespace == runs
+
+
 def test_whitespace_before_the_header_and_after_the_close_gives_no_event(StreamParser):
     parser = StreamParser()
     assert parser.feed(b"\n \t\r\n") == []
