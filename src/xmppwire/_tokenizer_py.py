@@ -313,6 +313,8 @@ def _walk_resolve(
     return header_scope.get(prefix)
 
 
+#: What the walk and the wide checks refuse, and an attribute list not judged yet.
+_REFUSED: Any = object()
 _UNKNOWN = object()
 #: Attribute lists the walk has found fine, and their declarations (None: none), for
 #: each set of limits: bounded, emptied when full.
@@ -337,22 +339,22 @@ def _walk_attributes(
     max_value: int,
     max_attributes: int,
 ) -> Any:
-    """A start tag's declarations (None: none) if its attributes are fine, else _UNKNOWN."""
+    """A start tag's declarations (None: none) if its attributes are fine, else _REFUSED."""
     if 0x3C in attrs:
-        return _UNKNOWN
+        return _REFUSED
     pairs = _FAST_ATTRIBUTE.findall(attrs)
     if len(pairs) > max_attributes:
-        return _UNKNOWN
+        return _REFUSED
     own: dict[str | None, str] = {}
     seen: set[bytes] = set()
     prefixed: list[tuple[str, str]] = []
     for attr, single, double in pairs:
         if attr in seen or len(attr) > max_name or len(single) + len(double) > max_value:
-            return _UNKNOWN
+            return _REFUSED
         seen.add(attr)
         parts = _walk_qname(attr)
         if parts is None:
-            return _UNKNOWN
+            return _REFUSED
         prefix, local = parts
         if prefix is None and local != "xmlns":
             continue
@@ -362,14 +364,14 @@ def _walk_attributes(
         try:
             uri = attribute_value((single + double).decode("utf-8"))
         except UnicodeDecodeError:
-            return _UNKNOWN
+            return _REFUSED
         # Empty, reserved or bound to a reserved namespace: the exact path says why.
         if uri == xc.XML_NS or uri == xc.XMLNS_NS:
-            return _UNKNOWN
+            return _REFUSED
         if prefix is None:
             own[None] = uri
         elif not uri or local == "xml" or local == "xmlns":
-            return _UNKNOWN
+            return _REFUSED
         else:
             own[local] = uri
     if prefixed:
@@ -381,7 +383,7 @@ def _walk_attributes(
         for prefix, local in prefixed:
             uri = _walk_resolve(prefix, own, scopes, header_scope)
             if uri is None or (uri, local) in expanded:
-                return _UNKNOWN
+                return _REFUSED
             expanded.add((uri, local))
         return own or None
     # Without a prefixed attribute, nothing here depends on where the tag stands.
@@ -533,9 +535,6 @@ _WIDE_DEPTH = 12
 
 def _no_match() -> None:
     """Stands for a scanner that has found nothing."""
-
-
-_REFUSED: Any = object()
 
 
 def _wide_declarations(attrs: bytes) -> dict[str | None, str] | None:
@@ -1795,7 +1794,7 @@ class StreamParser:
                         own = _walk_attributes(
                             attrs, scopes, header_scope, known, max_name, max_value, max_attributes
                         )
-                        if own is _UNKNOWN:
+                        if own is _REFUSED:
                             return 0, "", ""
                 prefix, local = parts
                 if prefix is not None or not names:
