@@ -44,7 +44,20 @@ def attributes(
         assert found is not None
         pairs: Iterable[tuple[str, str, str]] = _start_tag_attributes(raw, found.start())
     else:
-        pairs = _ATTRIBUTE.findall(matched.decode("utf-8"))
+        text = matched.decode("utf-8")
+        pairs = _ATTRIBUTE.findall(text)
+        if (
+            "&" not in text
+            and "\t" not in text
+            and "\n" not in text
+            and "\r" not in text
+            and "xmlns" not in text
+        ):
+            # Most start tags: values as written (nothing to decode or normalize), no
+            # declaration, names without a prefix.
+            as_written = {name: double or single for name, double, single in pairs}
+            if ":" not in text or not any(":" in name for name in as_written):
+                return as_written
     own: dict[str, str] = {}
     plain: list[tuple[str, str]] = []
     prefixed: list[tuple[str, str, str]] = []
