@@ -292,13 +292,17 @@ def _walk_qname(raw: bytes) -> tuple[str | None, str] | None:
     return parts
 
 
-def _walk_resolve(
+def _resolve_prefix(
     prefix: str | None,
     own: dict[str | None, str] | None,
     scopes: list[dict[str | None, str] | None],
     header_scope: dict[str | None, str],
 ) -> str | None:
-    """The namespace of ``prefix`` (None: the default) where the walk stands, or None."""
+    """The namespace of ``prefix`` (None: the default, ``""`` when none), or None if unbound.
+
+    ``own`` are the declarations of the tag at hand, ``scopes`` those of the open
+    elements around it, innermost last, ``header_scope`` the stream header's.
+    """
     if prefix == "xml":
         return xc.XML_NS
     if prefix == "xmlns":
@@ -328,6 +332,20 @@ def _walk_known(limits: Limits) -> dict[bytes, dict[str | None, str] | None]:
             _WALK_KNOWN.clear()
         known = _WALK_KNOWN[limits] = {}
     return known
+
+
+def _declared_uri(prefix: str | None, single: bytes, double: bytes) -> str | None:
+    """The namespace a declaration of ``prefix`` (None: the default) binds, or None if
+    the exact path must judge it: empty for a prefix, reserved, or not UTF-8."""
+    try:
+        uri = attribute_value((single + double).decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+    if uri == xc.XML_NS or uri == xc.XMLNS_NS:
+        return None
+    if prefix is not None and (not uri or prefix == "xml" or prefix == "xmlns"):
+        return None
+    return uri
 
 
 def _walk_attributes(
@@ -361,19 +379,11 @@ def _walk_attributes(
         if prefix is not None and prefix != "xmlns":
             prefixed.append((prefix, local))
             continue
-        try:
-            uri = attribute_value((single + double).decode("utf-8"))
-        except UnicodeDecodeError:
+        declared = None if prefix is None else local
+        uri = _declared_uri(declared, single, double)
+        if uri is None:
             return _REFUSED
-        # Empty, reserved or bound to a reserved namespace: the exact path says why.
-        if uri == xc.XML_NS or uri == xc.XMLNS_NS:
-            return _REFUSED
-        if prefix is None:
-            own[None] = uri
-        elif not uri or local == "xml" or local == "xmlns":
-            return _REFUSED
-        else:
-            own[local] = uri
+        own[declared] = uri
     if prefixed:
         # Two prefixed attributes may still name the same attribute once resolved.
         expanded: set[tuple[str | None, str]] = set()
@@ -381,7 +391,7 @@ def _walk_attributes(
             if b":" not in attr and attr != b"xmlns":
                 expanded.add((None, attr.decode("utf-8")))
         for prefix, local in prefixed:
-            uri = _walk_resolve(prefix, own, scopes, header_scope)
+            uri = _resolve_prefix(prefix, own, scopes, header_scope)
             if uri is None or (uri, local) in expanded:
                 return _REFUSED
             expanded.add((uri, local))
@@ -546,15 +556,10 @@ def _wide_declarations(attrs: bytes) -> dict[str | None, str] | None:
             prefix = None
         elif attr[:6] == b"xmlns:":
             prefix = attr[6:].decode("ascii")
-            if prefix == "xml" or prefix == "xmlns":
-                return _REFUSED
         else:
             continue
-        try:
-            uri = attribute_value((single + double).decode("utf-8"))
-        except UnicodeDecodeError:
-            return _REFUSED
-        if (prefix is not None and not uri) or uri == xc.XML_NS or uri == xc.XMLNS_NS:
+        uri = _declared_uri(prefix, single, double)
+        if uri is None:
             return _REFUSED
         if own is None:
             own = {}
@@ -1028,27 +1033,17 @@ class StreamParser:
             raise _Fail(_NWF, "bad XML declaration", 0)
 
     def _resolve(self, prefix: str, own: dict[str | None, str] | None) -> str:
-        if prefix == "xml":
-            return xc.XML_NS
-        if own is not None and prefix in own:
-            return own[prefix]
-        for scope in reversed(self._scopes):
-            if scope is not None and prefix in scope:
-                return scope[prefix]
-        uri = self._header_scope.get(prefix) if self._state != _PROLOG else None
+        uri = _resolve_prefix(prefix, own, self._scopes, self._header_in_scope())
         if uri is None:
             raise _Fail(_NWF, f"undeclared prefix {prefix!r}")
         return uri
 
     def _default_ns(self, own: dict[str | None, str] | None) -> str:
-        if own is not None and None in own:
-            return own[None]
-        for scope in reversed(self._scopes):
-            if scope is not None and None in scope:
-                return scope[None]
-        if self._state == _PROLOG:
-            return ""
-        return self._header_scope.get(None, "")
+        return _resolve_prefix(None, own, self._scopes, self._header_in_scope()) or ""
+
+    def _header_in_scope(self) -> dict[str | None, str]:
+        # The root's own tag is judged before its declarations are the header's.
+        return self._header_scope if self._state != _PROLOG else {}
 
     def _namespaces(
         self, name: str, attrs: list[tuple[str, str]]
@@ -1745,7 +1740,7 @@ class StreamParser:
                 if prefix is not None:
                     if prefix == "xml" or prefix == "xmlns":
                         return False
-                    if _walk_resolve(prefix, own, scopes, header_scope) is None:
+                    if _resolve_prefix(prefix, own, scopes, header_scope) is None:
                         return False
             if not empty:
                 scopes.append(own)
@@ -1798,7 +1793,7 @@ class StreamParser:
                             return 0, "", ""
                 prefix, local = parts
                 if prefix is not None or not names:
-                    ns = _walk_resolve(prefix, own, scopes, header_scope)
+                    ns = _resolve_prefix(prefix, own, scopes, header_scope)
                     if ns is None:
                         return 0, "", ""
                     if not names:
