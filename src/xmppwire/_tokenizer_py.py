@@ -213,6 +213,10 @@ _WIDE_INNER_ATTRIBUTES = 12
 _FAST_MAX_COUNT = 1 << 20
 # A possessive quantifier spares backtracking where the next byte decides anyway.
 _PLUS = "+" if sys.version_info >= (3, 11) else ""
+# A CDATA section, its content unrolled as runs of "not ']'" between single ']': each
+# byte can be matched one way only, so a section left open fails in linear time even
+# where there are no possessive quantifiers (nested runs would backtrack exponentially).
+_CDATA_SECTION = f"<!\\[CDATA\\[[^\\]]*{_PLUS}(?:\\](?!\\]>)[^\\]]*{_PLUS})*{_PLUS}\\]\\]>"
 _FAST_CACHE: dict[tuple[int, int, int, int], tuple[re.Pattern[bytes], re.Pattern[bytes]]] = {}
 _NAMES: dict[bytes, str] = {}
 _FAST_END_TAG = re.compile(
@@ -257,16 +261,14 @@ _WALK_TOKEN = re.compile(
         # 5: an end tag's name
         f"|</({_WALK_NAME.decode()})[ \t\r\n]*{_PLUS}>"
         # a CDATA section (no group: lastindex is None)
-        f"|<!\\[CDATA\\[(?:[^\\]]+{_PLUS}|\\](?!\\]>))*{_PLUS}\\]\\]>"
+        f"|{_CDATA_SECTION}"
     ).encode()
 )
 _ASCII_QNAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_.\-]*(?::[A-Za-z_][A-Za-z0-9_.\-]*)?")
 #: Names the walk has judged: raw bytes to (prefix or None, local name), bounded.
 _WALK_QNAMES: dict[bytes, tuple[str | None, str]] = {}
 # A CDATA section in a run the patterns have matched: only where one begins is there '<!['.
-_FAST_CDATA = re.compile(
-    f"<!\\[CDATA\\[[^\\]]*{_PLUS}(?:\\](?!\\]>)[^\\]]*{_PLUS})*{_PLUS}\\]\\]>".encode()
-)
+_FAST_CDATA = re.compile(_CDATA_SECTION.encode())
 
 
 def _walk_qname(raw: bytes) -> tuple[str | None, str] | None:
@@ -430,10 +432,7 @@ class _FastGrammar:
             # Element names with a prefix or other than ASCII bytes, which the caller
             # judges (the pattern only cuts them), and CDATA sections in text.
             self.name = rf"[A-Za-z_\x80-\xff][A-Za-z0-9_.\-:\x80-\xff]{{0,{max_name - 1}}}"
-            cdata_byte = rf"(?:[^\]]+{_PLUS}|\](?!\]>))" if _PLUS else r"(?:[^\]]|\](?!\]>))"
-            self.text = (
-                f"[^<]*{_PLUS}(?:<!\\[CDATA\\[{cdata_byte}*{_PLUS}\\]\\]>[^<]*{_PLUS})*{_PLUS}"
-            )
+            self.text = f"[^<]*{_PLUS}(?:{_CDATA_SECTION}[^<]*{_PLUS})*{_PLUS}"
         self.slots = min(_WIDE_ATTRIBUTES if wide else _FAST_ATTRIBUTES, max_attrs)
         self.inner_slots = min(
             self.slots, _WIDE_INNER_ATTRIBUTES if wide else _FAST_INNER_ATTRIBUTES
@@ -485,8 +484,14 @@ class _FastGrammar:
         else:
             name = self.name
             if self.wide:
-                # A name with a prefix or other than ASCII sets the group odd<level>.
-                name = f"{self.ascii_name}(?![:\\x80-\\xff])|{self.name}(?P<{group}odd{level}>)"
+                # A name with a prefix or other than ASCII sets the group odd<level>. The
+                # second way is taken only where the first can't be: were a plain name
+                # matched both ways, a stanza that fails after n children would be tried
+                # 2**n times over where quantifiers can't be possessive (Python 3.10).
+                name = (
+                    f"{self.ascii_name}(?![:\\x80-\\xff])"
+                    f"|(?=[A-Za-z0-9_.\\-]*[:\\x80-\\xff]){self.name}(?P<{group}odd{level}>)"
+                )
             head = f"<(?P<{group}n{level}>{name}){self.inner_attributes(f'{group}a{level}')}"
         inner = self.element(level - 1, group, cut)
         end = f"</(?P={group}n{level}){ws}*{_PLUS}>"

@@ -185,3 +185,27 @@ def test_generated_and_damaged_streams(compiled, way, data):
     chunks = split_at(raw, data.draw(split_points(raw), label="cuts"))
     with tier(way):
         assert_same(*outcomes(compiled, chunks))
+
+
+# CDATA sections left open, long: what holds no ']]>' must be given up on in linear
+# time, in every tier and on every Python (3.10 has no possessive quantifiers).
+OPEN_SECTIONS = [
+    b"<message><body><![CDATA[" + b"a" * 3000,
+    b"<message><body><![CDATA[" + b"ab]" * 1000 + b"]",
+    b"<message><x:a xmlns:x='u'><![CDATA[" + b"a" * 3000 + b"</x:a></message>",
+    b"<message><x:a xmlns:x='u'><![CDATA[" + b"a]]" * 1000 + b"</x:a></message>",
+]
+
+
+@pytest.mark.parametrize("way", TIERS)
+@pytest.mark.parametrize("payload", OPEN_SECTIONS, ids=range(len(OPEN_SECTIONS)))
+def test_sections_left_open_wait_in_every_tier(compiled, way, payload):
+    good = b"<message to='a@b'><body>1</body></message>" * 3
+    data = HEADER + good + payload
+    with tier(way):
+        for chunks in cuts(data).values():
+            with_pure, with_compiled = outcomes(compiled, chunks)
+            # the stream ends inside the section: the elements before it are all there
+            assert with_compiled.error is not None
+            assert_same(with_pure, with_compiled)
+            assert len([e for e in with_pure.events if type(e) is ElementReceived]) == 3
