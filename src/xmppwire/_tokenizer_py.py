@@ -338,10 +338,11 @@ def _walk_known(limits: Limits) -> dict[bytes, dict[str | None, str] | None]:
 
 def _declared_uri(prefix: str | None, single: bytes, double: bytes) -> str | None:
     """The namespace a declaration of ``prefix`` (None: the default) binds, or None if
-    the exact path must judge it: empty for a prefix, reserved, or not UTF-8."""
+    the exact path must judge it: empty for a prefix, reserved, not UTF-8, or with a
+    reference to no character (past U+10FFFF)."""
     try:
         uri = attribute_value((single + double).decode("utf-8"))
-    except UnicodeDecodeError:
+    except ValueError:  # UnicodeDecodeError, or chr() of a number too large
         return None
     if uri == xc.XML_NS or uri == xc.XMLNS_NS:
         return None
@@ -1382,8 +1383,12 @@ class StreamParser:
         if b"xmlns" in attrs:
             for attr, single, double in _FAST_ATTRIBUTE.findall(attrs):
                 if attr == b"xmlns":
-                    # findall gives b"" for the quote style not used.
-                    uri = attribute_value((single + double).decode("utf-8"))
+                    # findall gives b"" for the quote style not used. A reference to no
+                    # character (past U+10FFFF) is left to the exact path to word.
+                    try:
+                        uri = attribute_value((single + double).decode("utf-8"))
+                    except ValueError:
+                        return 0
                     if uri == xc.XML_NS or uri == xc.XMLNS_NS:
                         return 0
                     own = {None: uri}
@@ -1607,7 +1612,15 @@ class StreamParser:
                         uri = single if double is None else double
                         ns = namespaces.get(uri)
                         if ns is None:
-                            ns = attribute_value(uri.decode("utf-8", "replace"))
+                            try:
+                                ns = attribute_value(uri.decode("utf-8", "replace"))
+                            except ValueError:
+                                # a reference to no character: the walk refuses it, and
+                                # the exact path words the error
+                                i = match.start(2)
+                                last = None
+                                element_at = _no_match
+                                continue
                             if len(namespaces) < 256:
                                 namespaces[uri] = ns
             else:

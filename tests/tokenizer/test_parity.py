@@ -311,6 +311,13 @@ MESSAGE_CASES = [
     (b"<message><body>&lt&gt;</body></message>", "bad reference"),
     (b"<message to='&apos'/>", "bad reference in an attribute value"),
     (b"<message to='&quote;'/>", "reference to an undefined entity"),
+    # references to no character (past U+10FFFF) in namespace declarations, which
+    # the pure twin's faster ways read before they judge the references
+    (b"<message xmlns='&#x110000;'/>", "bad reference in an attribute value"),
+    (b"<message xmlns='urn:x' xmlns:p='&#x110000;urn:p'/>", "bad reference in an attribute value"),
+    (b"<message><a xmlns='&#1114112;'/></message>", "bad reference in an attribute value"),
+    (b"<message><p:a xmlns:p='&#x110000;'/></message>", "bad reference in an attribute value"),
+    (b"<message xmlns='&#x110000;'><body>" + b"x" * 600, "bad reference in an attribute value"),
     (b"<1message/>", "bad element name"),
     (b"< message/>", "bad element name"),
     (b"<message 1to='a'/>", "bad attribute name"),

@@ -119,6 +119,11 @@ REFUSED = [
     # declarations whose value isn't UTF-8
     b"<message><a xmlns:p='\xbf'><p:b/></a></message>",
     b"<message><p:a xmlns:p='u'><b xmlns='\xbf'/></p:a></message>",
+    # declarations with a reference to no character (past U+10FFFF)
+    b"<message xmlns='&#x110000;'><body>" + b"x" * 600 + b"</body></message>",
+    b"<message><a xmlns='&#x110000;'/></message>",
+    b"<message><x:a xmlns:x='&#1114112;'/></message>",
+    b"<message xmlns:x='&#x110000;'><x:a/></message>",
     # two attributes that are one once resolved
     b"<message xmlns:p='u' xmlns:q='u'><a p:x='1' q:x='2'/></message>",
     # CDATA: what is after it is text again
@@ -209,3 +214,27 @@ def test_sections_left_open_wait_in_every_tier(compiled, way, payload):
             assert with_compiled.error is not None
             assert_same(with_pure, with_compiled)
             assert len([e for e in with_pure.events if type(e) is ElementReceived]) == 3
+
+
+# A stanza cut by the end of a sizeable read has its start tag read before its end
+# arrives: a declaration that references no character is an error there too, worded
+# as the exact path words it.
+@pytest.mark.parametrize("way", TIERS)
+@pytest.mark.parametrize(
+    "tag",
+    [
+        b"<message xmlns='&#x110000;'>",
+        b"<message><a xmlns='&#x110000;'>",
+        b"<message xmlns:x='&#x110000;'><x:a>",
+    ],
+)
+def test_declarations_of_a_cut_stanza_are_judged(compiled, way, tag):
+    good = b"<message to='a@b'><body>1</body></message>" * 20
+    chunks = [HEADER + good + tag + b"<body>" + b"x" * 600, b"</body></message>"]
+    with tier(way):
+        with_pure, with_compiled = outcomes(compiled, chunks)
+    assert with_compiled.exception is not None
+    assert with_compiled.exception.condition == "not-well-formed"
+    assert str(with_compiled.exception).startswith("bad reference in an attribute value (")
+    assert_same(with_pure, with_compiled)
+    assert len([e for e in with_pure.events if type(e) is ElementReceived]) == 20
