@@ -336,13 +336,19 @@ def _walk_known(limits: Limits) -> dict[bytes, dict[str | None, str] | None]:
     return known
 
 
+#: What decoding a value the faster ways have not judged yet may raise: bytes that are
+#: not UTF-8, or a character reference past U+10FFFF (ValueError, or OverflowError
+#: past what a C int holds).
+_UNDECODABLE = (ValueError, OverflowError)
+
+
 def _declared_uri(prefix: str | None, single: bytes, double: bytes) -> str | None:
     """The namespace a declaration of ``prefix`` (None: the default) binds, or None if
     the exact path must judge it: empty for a prefix, reserved, not UTF-8, or with a
     reference to no character (past U+10FFFF)."""
     try:
         uri = attribute_value((single + double).decode("utf-8"))
-    except ValueError:  # UnicodeDecodeError, or chr() of a number too large
+    except _UNDECODABLE:
         return None
     if uri == xc.XML_NS or uri == xc.XMLNS_NS:
         return None
@@ -1387,7 +1393,7 @@ class StreamParser:
                     # character (past U+10FFFF) is left to the exact path to word.
                     try:
                         uri = attribute_value((single + double).decode("utf-8"))
-                    except ValueError:
+                    except _UNDECODABLE:
                         return 0
                     if uri == xc.XML_NS or uri == xc.XMLNS_NS:
                         return 0
@@ -1614,7 +1620,7 @@ class StreamParser:
                         if ns is None:
                             try:
                                 ns = attribute_value(uri.decode("utf-8", "replace"))
-                            except ValueError:
+                            except _UNDECODABLE:
                                 # a reference to no character: the walk refuses it, and
                                 # the exact path words the error
                                 i = match.start(2)

@@ -316,6 +316,11 @@ MESSAGE_CASES = [
     (b"<message xmlns='&#x110000;'/>", "bad reference in an attribute value"),
     (b"<message xmlns='urn:x' xmlns:p='&#x110000;urn:p'/>", "bad reference in an attribute value"),
     (b"<message><a xmlns='&#1114112;'/></message>", "bad reference in an attribute value"),
+    (
+        b"<message><a xmlns:p='&#99999999999999999999;'/></message>",
+        "bad reference in an attribute value",
+    ),
+    (b"<message xmlns='&#x" + b"F" * 40 + b";'/>", "bad reference in an attribute value"),
     (b"<message><p:a xmlns:p='&#x110000;'/></message>", "bad reference in an attribute value"),
     (b"<message xmlns='&#x110000;'><body>" + b"x" * 600, "bad reference in an attribute value"),
     (b"<1message/>", "bad element name"),

@@ -124,6 +124,8 @@ REFUSED = [
     b"<message><a xmlns='&#x110000;'/></message>",
     b"<message><x:a xmlns:x='&#1114112;'/></message>",
     b"<message xmlns:x='&#x110000;'><x:a/></message>",
+    b"<message><x:a xmlns:x='&#99999999999999999999;'/></message>",
+    b"<message xmlns='&#x" + b"F" * 40 + b";'/>",
     # two attributes that are one once resolved
     b"<message xmlns:p='u' xmlns:q='u'><a p:x='1' q:x='2'/></message>",
     # CDATA: what is after it is text again
@@ -226,6 +228,7 @@ def test_sections_left_open_wait_in_every_tier(compiled, way, payload):
         b"<message xmlns='&#x110000;'>",
         b"<message><a xmlns='&#x110000;'>",
         b"<message xmlns:x='&#x110000;'><x:a>",
+        b"<message xmlns:x='&#99999999999999999999;'><x:a>",
     ],
 )
 def test_declarations_of_a_cut_stanza_are_judged(compiled, way, tag):
