@@ -336,19 +336,21 @@ def _walk_known(limits: Limits) -> dict[bytes, dict[str | None, str] | None]:
     return known
 
 
-#: What decoding a value the faster ways have not judged yet may raise: bytes that are
-#: not UTF-8, or a character reference past U+10FFFF (ValueError, or OverflowError
-#: past what a C int holds).
-_UNDECODABLE = (ValueError, OverflowError)
+def _unjudged_value(raw: bytes) -> str | None:
+    """An attribute value read before its bytes and references are judged, or None
+    where only the exact path can say what is wrong: not UTF-8, or a reference to no
+    character (past U+10FFFF: ValueError, or OverflowError past a C int)."""
+    try:
+        return attribute_value(raw.decode("utf-8"))
+    except (ValueError, OverflowError):
+        return None
 
 
 def _declared_uri(prefix: str | None, single: bytes, double: bytes) -> str | None:
     """The namespace a declaration of ``prefix`` (None: the default) binds, or None if
-    the exact path must judge it: empty for a prefix, reserved, not UTF-8, or with a
-    reference to no character (past U+10FFFF)."""
-    try:
-        uri = attribute_value((single + double).decode("utf-8"))
-    except _UNDECODABLE:
+    the exact path must judge it: empty for a prefix, reserved, or undecodable."""
+    uri = _unjudged_value(single + double)
+    if uri is None:
         return None
     if uri == xc.XML_NS or uri == xc.XMLNS_NS:
         return None
@@ -1389,13 +1391,9 @@ class StreamParser:
         if b"xmlns" in attrs:
             for attr, single, double in _FAST_ATTRIBUTE.findall(attrs):
                 if attr == b"xmlns":
-                    # findall gives b"" for the quote style not used. A reference to no
-                    # character (past U+10FFFF) is left to the exact path to word.
-                    try:
-                        uri = attribute_value((single + double).decode("utf-8"))
-                    except _UNDECODABLE:
-                        return 0
-                    if uri == xc.XML_NS or uri == xc.XMLNS_NS:
+                    # findall gives b"" for the quote style not used.
+                    uri = _declared_uri(None, single, double)
+                    if uri is None:
                         return 0
                     own = {None: uri}
         name = name_bytes.decode("ascii")
@@ -1618,11 +1616,9 @@ class StreamParser:
                         uri = single if double is None else double
                         ns = namespaces.get(uri)
                         if ns is None:
-                            try:
-                                ns = attribute_value(uri.decode("utf-8", "replace"))
-                            except _UNDECODABLE:
-                                # a reference to no character: the walk refuses it, and
-                                # the exact path words the error
+                            ns = _unjudged_value(uri)
+                            if ns is None:
+                                # the walk refuses it, and the exact path words the error
                                 i = match.start(2)
                                 last = None
                                 element_at = _no_match
