@@ -801,6 +801,7 @@ class StreamParser:
             self._tok -= done
             self._scan -= done
             self._checked -= done
+            self._exact_until -= done
         return events
 
     def close(self) -> list[ParserEvent]:
@@ -838,6 +839,7 @@ class StreamParser:
         self._quote = 0  # the open quote of an incomplete start tag, or the PI phase
         self._wait = 0  # the fast path waits for the element at _pos: 1 its start tag, 2 its end
         self._checked = 0  # the fast path's checks passed on buf[_pos:_checked]
+        self._exact_until = 0  # the exact path alone takes what begins before this
         self._chunk = 0  # the size of the data being parsed
         self._state = _PROLOG
         self._prolog_content = False  # anything but whitespace before the header
@@ -1094,7 +1096,11 @@ class StreamParser:
                 if not self._element(buf, n, events):
                     return
             elif state == _ROOT:
-                if self._fast and not self._fast_path(buf, n, events):
+                if (
+                    self._fast
+                    and self._pos >= self._exact_until
+                    and not self._fast_path(buf, n, events)
+                ):
                     return
                 if not self._root(buf, n, events):
                     return
@@ -1848,6 +1854,10 @@ class StreamParser:
         # bytes, not a bytearray: its translate() is the faster one.
         if end > begin and not _fast_span_ok(bytes(memoryview(buf)[begin:end])):
             self._wait = 0
+            # The exact path takes the whole run: were the fast path tried again after
+            # each element, it would match the rest of the run again each time, and a
+            # run of n elements would cost n**2 / 2 matches.
+            self._exact_until = end
             return False
         self._checked = end
         return True

@@ -241,3 +241,33 @@ def test_declarations_of_a_cut_stanza_are_judged(compiled, way, tag):
     assert str(with_compiled.exception).startswith("bad reference in an attribute value (")
     assert_same(with_pure, with_compiled)
     assert len([e for e in with_pure.events if type(e) is ElementReceived]) == 20
+
+
+# A run of elements the fast pattern matched but its checks refuse as a whole (here
+# for a body naming the XML namespace, fine in text but looked for everywhere) goes
+# the exact way once: the fast pattern is not tried again after each of its elements,
+# which would match the rest of the run again each time (n**2 / 2 matches).
+@pytest.mark.parametrize("way", TIERS)
+@pytest.mark.parametrize(
+    "last",
+    [
+        b"<message><body>http://www.w3.org/XML/1998/namespace</body></message>",
+        b"<message xmlns='&#x75;rn:x'/>",
+        b"<r\x9d>" + b"<r/>" * 100,
+    ],
+)
+def test_a_refused_run_is_matched_once(compiled, way, last, monkeypatch):
+    data = HEADER + b"<r/>" * 1000 + last
+    calls = []
+    fast_path = pure.StreamParser._fast_path
+
+    def counted(self, *args):
+        calls.append(self._pos)
+        return fast_path(self, *args)
+
+    monkeypatch.setattr(pure.StreamParser, "_fast_path", counted)
+    with tier(way):
+        with_pure, with_compiled = outcomes(compiled, [data])
+    assert_same(with_pure, with_compiled)
+    assert len([e for e in with_pure.events if type(e) is ElementReceived]) >= 1000
+    assert len(calls) <= 3, calls[:10]
