@@ -6,10 +6,10 @@ more attributes) once the process has needed it often enough; then by a walk
 over its tokens; and only then the exact way, token by token. Each tier must
 report exactly what the exact path would: the same events and the same error,
 message and offset included. These tests force each tier (``walk``: the wide
-pattern never compiled; ``wide``: compiled at once) and compare the pure
-twin's outcome with the compiled twin's on every shape of the shapes bench,
-on inputs each tier must refuse, and on generated and damaged streams, cut
-in many ways.
+pattern never compiled; ``wide``: compiled at once, on the Pythons that use it,
+3.11 and later) and compare the pure twin's outcome with the compiled twin's on
+every shape of the shapes bench, on inputs each tier must refuse, and on
+generated and damaged streams, cut in many ways.
 """
 
 from __future__ import annotations
