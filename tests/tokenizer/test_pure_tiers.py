@@ -76,6 +76,10 @@ def assert_same(a, b) -> None:
         assert str(a.exception) == str(b.exception)
 
 
+def elements(outcome) -> list[ElementReceived]:
+    return [e for e in outcome.events if type(e) is ElementReceived]
+
+
 def cuts(data: bytes) -> dict[str, list[bytes]]:
     return {
         "whole": [data],
@@ -94,11 +98,11 @@ def test_every_shape_agrees(compiled, way, shape):
             with_pure, with_compiled = outcomes(compiled, chunks)
             assert with_pure.error is None, (name, with_pure.exception)
             assert_same(with_pure, with_compiled)
-            elements = [e for e in with_pure.events if type(e) is ElementReceived]
-            assert len(elements) >= 2
+            ours_all = elements(with_pure)
+            assert len(ours_all) >= 2
             # what a consumer reads of them is what the compiled twin's events say
-            theirs_all = [e for e in with_compiled.events if type(e) is ElementReceived]
-            for ours, theirs in zip(elements, theirs_all, strict=True):
+            theirs_all = elements(with_compiled)
+            for ours, theirs in zip(ours_all, theirs_all, strict=True):
                 assert ours.attrs == theirs.attrs
                 assert ours.element().tag == theirs.element().tag
 
@@ -160,7 +164,7 @@ def test_each_tier_refuses_alike(compiled, way, payload):
             with_pure, with_compiled = outcomes(compiled, chunks)
             assert with_compiled.exception is not None, payload
             assert_same(with_pure, with_compiled)
-            assert len([e for e in with_pure.events if type(e) is ElementReceived]) == 3
+            assert len(elements(with_pure)) == 3
 
 
 @pytest.mark.parametrize("way", TIERS)
@@ -215,7 +219,7 @@ def test_sections_left_open_wait_in_every_tier(compiled, way, payload):
             # the stream ends inside the section: the elements before it are all there
             assert with_compiled.error is not None
             assert_same(with_pure, with_compiled)
-            assert len([e for e in with_pure.events if type(e) is ElementReceived]) == 3
+            assert len(elements(with_pure)) == 3
 
 
 # A stanza cut by the end of a sizeable read has its start tag read before its end
@@ -240,7 +244,7 @@ def test_declarations_of_a_cut_stanza_are_judged(compiled, way, tag):
     assert with_compiled.exception.condition == "not-well-formed"
     assert str(with_compiled.exception).startswith("bad reference in an attribute value (")
     assert_same(with_pure, with_compiled)
-    assert len([e for e in with_pure.events if type(e) is ElementReceived]) == 20
+    assert len(elements(with_pure)) == 20
 
 
 # A run of elements the fast pattern matched but its checks refuse as a whole (here
@@ -269,5 +273,5 @@ def test_a_refused_run_is_matched_once(compiled, way, last, monkeypatch):
     with tier(way):
         with_pure, with_compiled = outcomes(compiled, [data])
     assert_same(with_pure, with_compiled)
-    assert len([e for e in with_pure.events if type(e) is ElementReceived]) >= 1000
+    assert len(elements(with_pure)) >= 1000
     assert len(calls) <= 3, calls[:10]
