@@ -493,14 +493,10 @@ class _FastGrammar:
         else:
             name = self.name
             if self.wide:
-                # A name with a prefix or other than ASCII sets the group odd<level>. The
-                # second way is taken only where the first can't be: were a plain name
-                # matched both ways, a stanza that fails after n children would be tried
-                # 2**n times over where quantifiers can't be possessive (Python 3.10).
-                name = (
-                    f"{self.ascii_name}(?![:\\x80-\\xff])"
-                    f"|(?=[A-Za-z0-9_.\\-]*[:\\x80-\\xff]){self.name}(?P<{group}odd{level}>)"
-                )
+                # A name with a prefix or other than ASCII sets the group odd<level>.
+                # (A plain name matches both ways; the possessive repeats, which only
+                # Pythons that use this pattern have, never come back to try the second.)
+                name = f"{self.ascii_name}(?![:\\x80-\\xff])|{self.name}(?P<{group}odd{level}>)"
             head = f"<(?P<{group}n{level}>{name}){self.inner_attributes(f'{group}a{level}')}"
         inner = self.element(level - 1, group, cut)
         end = f"</(?P={group}n{level}){ws}*{_PLUS}>"
